@@ -1,0 +1,163 @@
+//! Command line: parses arguments and calls the stages. One file per command.
+
+mod demo;
+mod export;
+mod ingest;
+mod normalise;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::normalise::providers::Providers;
+
+/// The bundled alias table, used when `data/providers.toml` is not beside the working folder.
+const BUNDLED_PROVIDERS: &str = include_str!("../../data/providers.toml");
+
+/// walletwatch: complaint analytics and fraud patterns for digital wallets and payment apps.
+#[derive(Debug, Parser)]
+#[command(
+    name = "walletwatch",
+    version,
+    about,
+    after_help = "Examples:\n  walletwatch demo\n  walletwatch --store data/store ingest cfpb complaints.csv\n  walletwatch export --format csv --provider cash_app --excel -o cash_app.csv"
+)]
+pub struct Cli {
+    /// The store folder (Parquet dataset, raw layer, quarantine).
+    #[arg(long, global = true, default_value = "data/store", value_name = "DIR")]
+    pub store: PathBuf,
+    /// Provider alias table (defaults to data/providers.toml, else the bundled copy).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub providers: Option<PathBuf>,
+    /// Log what happens (tracing) to stderr; -vv for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bars or notes; results only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest complaints into the store.
+    #[command(subcommand)]
+    Ingest(ingest::IngestCommand),
+    /// Rebuild the complaint table from the raw layer (after changing the alias table, say).
+    Normalise(normalise::Args),
+    /// Export stored complaints as CSV, Parquet or NDJSON.
+    Export(export::Args),
+    /// Run the pipeline on the sample bundled in data/ and write reports/demo/.
+    Demo(demo::Args),
+}
+
+/// Global settings every command gets.
+pub struct Context {
+    /// Store folder.
+    pub store: PathBuf,
+    /// Alias table.
+    pub providers: Providers,
+    /// Results only.
+    pub quiet: bool,
+}
+
+impl Context {
+    /// Prints a note to stderr unless `--quiet`.
+    pub fn note(&self, msg: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+/// The repository's `data/` folder: `./data` when present, else the one beside the sources.
+pub fn data_dir() -> PathBuf {
+    let local = Path::new("data");
+    if local.join("providers.toml").exists() {
+        local.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+    }
+}
+
+fn load_providers(path: Option<&Path>) -> anyhow::Result<Providers> {
+    match path {
+        Some(p) => Ok(Providers::load(p)?),
+        None => {
+            let local = Path::new("data/providers.toml");
+            if local.exists() {
+                Ok(Providers::load(local)?)
+            } else {
+                Ok(Providers::parse(
+                    BUNDLED_PROVIDERS,
+                    "bundled data/providers.toml",
+                )?)
+            }
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.to_string().contains("Broken pipe")
+    })
+}
+
+/// Runs the command line; exit codes: 0 ok, 1 error, 2 bad usage.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let providers = load_providers(cli.providers.as_deref())?;
+    let ctx = Context {
+        store: cli.store,
+        providers,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Ingest(cmd) => ingest::run(&ctx, cmd),
+        Command::Normalise(args) => normalise::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
+    }
+}

@@ -1,0 +1,311 @@
+//! Export of stored complaints for people and other tools: CSV that opens correctly in
+//! Excel (optional BOM, formula injection neutralised), Parquet and NDJSON, filtered by
+//! provider, date range, source and language. Only masked text ever leaves the store.
+//!
+//! Export reads the store one part file at a time, so memory stays bounded by the largest
+//! part, whatever the store's size.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::store::{Store, StoreError};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated values, UTF-8.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+    /// One JSON object a line.
+    Ndjson,
+}
+
+/// Which complaints to export, and how.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Output format.
+    pub format: Format,
+    /// Canonical provider ids to keep (all when empty).
+    pub providers: Vec<String>,
+    /// Sources to keep (all when empty).
+    pub sources: Vec<String>,
+    /// Languages to keep (all when empty).
+    pub langs: Vec<String>,
+    /// First day kept (inclusive).
+    pub since: Option<NaiveDate>,
+    /// Last day kept (inclusive).
+    pub until: Option<NaiveDate>,
+    /// Write the UTF-8 byte-order mark Excel needs to show Chinese.
+    pub excel: bool,
+    /// Output file; standard output when `None` (not for Parquet).
+    pub output: Option<PathBuf>,
+}
+
+/// Errors of export.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing the output failed.
+    #[error("{path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Polars failed on a store file.
+    #[error("{path}: {source}")]
+    Polars { path: String, source: PolarsError },
+    /// The options cannot work.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Columns exported, in order (see `docs/data-dictionary.md`).
+pub const EXPORT_COLUMNS: &[&str] = &[
+    "complaint_id",
+    "source",
+    "source_id",
+    "provider",
+    "provider_raw",
+    "received_at",
+    "title",
+    "text",
+    "lang",
+    "amount",
+    "currency",
+    "issue",
+    "sub_issue",
+    "product",
+    "sub_product",
+    "company_response",
+    "timely",
+    "status",
+    "demand",
+    "url",
+    "pii_hashes",
+];
+
+/// Neutralises a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR at
+/// the start) by prefixing a `'`, as OWASP recommends.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
+            std::borrow::Cow::Owned(format!("'{cell}"))
+        }
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+/// `source` and `year` of a part file, from its Hive path.
+fn partition_of(path: &Path) -> Option<String> {
+    path.ancestors()
+        .filter_map(|p| p.file_name()?.to_str())
+        .find_map(|n| n.strip_prefix("source=").map(str::to_string))
+}
+
+fn filter_frame(path: &Path, opts: &ExportOptions) -> Result<Option<DataFrame>, ExportError> {
+    let source = partition_of(path).unwrap_or_default();
+    if !opts.sources.is_empty() && !opts.sources.contains(&source) {
+        return Ok(None);
+    }
+    let p = path.display().to_string();
+    let mut lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .map_err(|source| ExportError::Polars {
+            path: p.clone(),
+            source,
+        })?;
+    let in_list = |name: &str, values: &[String]| {
+        values
+            .iter()
+            .map(|v| col(name).eq(lit(v.clone())))
+            .reduce(|a, b| a.or(b))
+            .expect("only called with a non-empty list")
+    };
+    if !opts.providers.is_empty() {
+        lf = lf.filter(in_list("provider", &opts.providers));
+    }
+    if !opts.langs.is_empty() {
+        lf = lf.filter(in_list("lang", &opts.langs));
+    }
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is valid");
+    let day = |d: NaiveDate| lit((d - epoch).num_days() as i32).cast(DataType::Date);
+    if let Some(s) = opts.since {
+        lf = lf.filter(col("received_at").gt_eq(day(s)));
+    }
+    if let Some(u) = opts.until {
+        lf = lf.filter(col("received_at").lt_eq(day(u)));
+    }
+    let df = lf
+        .with_column(lit(source).alias("source"))
+        .select(EXPORT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+        .collect()
+        .map_err(|source| ExportError::Polars { path: p, source })?;
+    Ok((df.height() > 0).then_some(df))
+}
+
+fn cell_text(v: &AnyValue<'_>) -> Option<String> {
+    match v {
+        AnyValue::Null => None,
+        AnyValue::String(s) => Some((*s).to_string()),
+        AnyValue::StringOwned(s) => Some(s.to_string()),
+        AnyValue::Boolean(b) => Some(if *b { "Yes" } else { "No" }.to_string()),
+        AnyValue::Date(d) => {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is valid");
+            Some((epoch + chrono::Duration::days(i64::from(*d))).to_string())
+        }
+        AnyValue::List(s) => {
+            let items: Vec<String> = s
+                .str()
+                .map(|ca| ca.iter().flatten().map(str::to_string).collect())
+                .unwrap_or_default();
+            Some(items.join(";"))
+        }
+        other => Some(other.to_string()),
+    }
+}
+
+fn cell_json(v: &AnyValue<'_>) -> serde_json::Value {
+    match v {
+        AnyValue::Null => serde_json::Value::Null,
+        AnyValue::Boolean(b) => serde_json::Value::Bool(*b),
+        AnyValue::Float64(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        AnyValue::UInt64(n) => serde_json::Value::from(*n),
+        AnyValue::List(s) => serde_json::Value::Array(
+            s.str()
+                .map(|ca| {
+                    ca.iter()
+                        .flatten()
+                        .map(|x| serde_json::Value::String(x.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        other => cell_text(other).map_or(serde_json::Value::Null, serde_json::Value::String),
+    }
+}
+
+/// Exports the store's complaints; returns the number of rows written.
+pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
+    if opts.format == Format::Parquet && opts.output.is_none() {
+        return Err(ExportError::Usage(
+            "Parquet output needs a file: add -o FILE.parquet".into(),
+        ));
+    }
+    let out_name = opts
+        .output
+        .as_ref()
+        .map_or("standard output".to_string(), |p| p.display().to_string());
+    let werr = |source: std::io::Error| ExportError::Write {
+        path: out_name.clone(),
+        source,
+    };
+    let tmp = opts.output.as_ref().map(|p| crate::store::tmp_path(p));
+    let sink: Box<dyn Write> = match &tmp {
+        Some(t) => Box::new(std::fs::File::create(t).map_err(werr)?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
+    let mut rows = 0u64;
+    let files = store.complaint_files()?;
+    match opts.format {
+        Format::Csv => {
+            if opts.excel {
+                sink.write_all(b"\xEF\xBB\xBF").map_err(werr)?;
+            }
+            let mut w = csv::Writer::from_writer(&mut sink);
+            w.write_record(EXPORT_COLUMNS).map_err(|e| werr(e.into()))?;
+            let mut record: Vec<String> = Vec::with_capacity(EXPORT_COLUMNS.len());
+            for f in &files {
+                let Some(df) = filter_frame(f, opts)? else {
+                    continue;
+                };
+                let cols = df.columns();
+                for i in 0..df.height() {
+                    record.clear();
+                    for c in cols {
+                        let v = c.get(i).map_err(|source| ExportError::Polars {
+                            path: f.display().to_string(),
+                            source,
+                        })?;
+                        record.push(
+                            cell_text(&v)
+                                .map(|s| neutralise(&s).into_owned())
+                                .unwrap_or_default(),
+                        );
+                    }
+                    w.write_record(&record).map_err(|e| werr(e.into()))?;
+                }
+                rows += df.height() as u64;
+            }
+            w.flush().map_err(werr)?;
+        }
+        Format::Ndjson => {
+            for f in &files {
+                let Some(df) = filter_frame(f, opts)? else {
+                    continue;
+                };
+                let cols = df.columns();
+                for i in 0..df.height() {
+                    let mut obj = serde_json::Map::new();
+                    for c in cols {
+                        let v = c.get(i).map_err(|source| ExportError::Polars {
+                            path: f.display().to_string(),
+                            source,
+                        })?;
+                        obj.insert(c.name().to_string(), cell_json(&v));
+                    }
+                    serde_json::to_writer(&mut sink, &obj).map_err(|e| werr(e.into()))?;
+                    sink.write_all(b"\n").map_err(werr)?;
+                }
+                rows += df.height() as u64;
+            }
+        }
+        Format::Parquet => {
+            let mut writer: Option<polars::io::parquet::write::BatchedWriter<_>> = None;
+            for f in &files {
+                let Some(df) = filter_frame(f, opts)? else {
+                    continue;
+                };
+                if writer.is_none() {
+                    writer = Some(ParquetWriter::new(&mut sink).batched(df.schema()).map_err(
+                        |source| ExportError::Polars {
+                            path: out_name.clone(),
+                            source,
+                        },
+                    )?);
+                }
+                let w = writer.as_mut().expect("created above");
+                w.write_batch(&df).map_err(|source| ExportError::Polars {
+                    path: out_name.clone(),
+                    source,
+                })?;
+                rows += df.height() as u64;
+            }
+            match writer {
+                Some(w) => {
+                    w.finish().map_err(|source| ExportError::Polars {
+                        path: out_name.clone(),
+                        source,
+                    })?;
+                }
+                None => {
+                    return Err(ExportError::Usage(
+                        "no complaint matches the filters: nothing to write".into(),
+                    ));
+                }
+            }
+        }
+    }
+    sink.flush().map_err(werr)?;
+    drop(sink);
+    if let (Some(t), Some(out)) = (&tmp, &opts.output) {
+        std::fs::rename(t, out).map_err(werr)?;
+    }
+    Ok(rows)
+}

@@ -1,0 +1,288 @@
+//! Opening an input file: fingerprint, raw copy into the store, gzip, and text encoding.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use encoding_rs::Encoding;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::IngestError;
+
+/// Content fingerprint of a file: xxh3 over its size and three 1 MB samples (start,
+/// middle, end). Cheap on multi-GB files, and the same for the same bytes anywhere.
+pub fn fingerprint(path: &Path) -> Result<(String, u64), IngestError> {
+    let mut f = File::open(path).map_err(|e| IngestError::open(path, e))?;
+    let len = f.metadata().map_err(|e| IngestError::open(path, e))?.len();
+    let mut h = Xxh3::new();
+    h.update(&len.to_le_bytes());
+    const SAMPLE: u64 = 1 << 20;
+    let mut buf = vec![0u8; SAMPLE as usize];
+    for at in [
+        0,
+        len.saturating_sub(SAMPLE) / 2,
+        len.saturating_sub(SAMPLE),
+    ] {
+        f.seek(SeekFrom::Start(at))
+            .map_err(|e| IngestError::open(path, e))?;
+        let mut got = 0;
+        while got < buf.len() {
+            let n = f
+                .read(&mut buf[got..])
+                .map_err(|e| IngestError::open(path, e))?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        h.update(&buf[..got]);
+    }
+    Ok((format!("{:016x}", h.digest()), len))
+}
+
+/// Counts bytes read from the underlying file (drives the progress bar) and, when asked,
+/// sends a copy of every chunk to the raw-copy writer.
+struct Tee<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+    copy: Option<Sender<Vec<u8>>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(tx) = &self.copy
+            && n > 0
+            && tx.send(buf[..n].to_vec()).is_err()
+        {
+            return Err(std::io::Error::other("the raw-copy writer stopped"));
+        }
+        Ok(n)
+    }
+}
+
+/// Writes the raw copy of an input into the store's raw layer (compressed with zstd unless
+/// the input already is compressed) under a temporary name; [`RawCopy::finish`] renames it.
+pub struct RawCopy {
+    handle: JoinHandle<std::io::Result<()>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl RawCopy {
+    fn start(path: PathBuf, compress: bool, rx: Receiver<Vec<u8>>) -> Result<Self, IngestError> {
+        let tmp = crate::store::tmp_path(&path);
+        let file = File::create(&tmp).map_err(|e| IngestError::open(&tmp, e))?;
+        let handle = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut w: Box<dyn std::io::Write> = if compress {
+                Box::new(zstd::Encoder::new(std::io::BufWriter::new(file), 1)?.auto_finish())
+            } else {
+                Box::new(std::io::BufWriter::new(file))
+            };
+            for chunk in rx {
+                w.write_all(&chunk)?;
+            }
+            w.flush()
+        });
+        Ok(Self { handle, tmp, path })
+    }
+
+    /// Waits for the writer and moves the copy into place.
+    pub fn finish(self) -> Result<(), IngestError> {
+        let joined = self.handle.join().map_err(|_| {
+            IngestError::open(&self.tmp, std::io::Error::other("raw-copy writer panicked"))
+        })?;
+        joined.map_err(|e| IngestError::open(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| IngestError::open(&self.path, e))
+    }
+}
+
+/// An opened input: decoded UTF-8 text, plus what was learnt opening it.
+pub struct Input {
+    /// The decoded text stream.
+    pub reader: Box<dyn Read + Send>,
+    /// Name of the encoding it was decoded from.
+    pub encoding: &'static str,
+    /// Bytes of the file read so far (for progress).
+    pub bytes_read: Arc<AtomicU64>,
+    /// First bytes of the decoded text (to recognise the format).
+    pub head: Vec<u8>,
+    /// The raw copy being written, if this file was not yet in the raw layer.
+    pub raw_copy: Option<RawCopy>,
+}
+
+/// Reader that first replays a peeked prefix.
+struct Prefixed<R> {
+    head: std::io::Cursor<Vec<u8>>,
+    rest: R,
+}
+
+impl<R: Read> Read for Prefixed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 { Ok(n) } else { self.rest.read(buf) }
+    }
+}
+
+fn peek<R: Read>(mut r: R, n: usize) -> std::io::Result<(Vec<u8>, Prefixed<R>)> {
+    let mut head = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        let k = r.read(&mut head[got..])?;
+        if k == 0 {
+            break;
+        }
+        got += k;
+    }
+    head.truncate(got);
+    Ok((
+        head.clone(),
+        Prefixed {
+            head: std::io::Cursor::new(head),
+            rest: r,
+        },
+    ))
+}
+
+/// Looks an encoding up by label (`utf-8`, `gbk`, `gb18030`, `big5`…).
+pub fn encoding_by_label(label: &str) -> Option<&'static Encoding> {
+    Encoding::for_label(label.trim().as_bytes())
+}
+
+/// Guesses the encoding of a text prefix: a BOM, valid UTF-8, else chardetng's guess
+/// (GBK and GB18030 are decoded as GB18030, their superset).
+pub fn detect_encoding(head: &[u8]) -> &'static Encoding {
+    if let Some((enc, _)) = Encoding::for_bom(head) {
+        return enc;
+    }
+    let valid = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut by the end of the sample is still UTF-8.
+        Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 > head.len(),
+    };
+    if valid {
+        return encoding_rs::UTF_8;
+    }
+    let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    det.feed(head, false);
+    let guess = det.guess(None, chardetng::Utf8Detection::Deny);
+    if guess == encoding_rs::GBK {
+        encoding_rs::GB18030
+    } else {
+        guess
+    }
+}
+
+/// Opens `path`: checks it, copies it into the raw layer at `raw_path` (if given), undoes
+/// gzip, and decodes it to UTF-8 (`encoding` forced, or detected).
+pub fn open(
+    path: &Path,
+    raw_path: Option<PathBuf>,
+    encoding: Option<&'static Encoding>,
+) -> Result<Input, IngestError> {
+    let file = File::open(path).map_err(|e| IngestError::open(path, e))?;
+    let meta = file.metadata().map_err(|e| IngestError::open(path, e))?;
+    if meta.is_dir() {
+        return Err(IngestError::open(
+            path,
+            std::io::Error::other("is a folder, not a file"),
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(IngestError::Empty {
+            path: path.display().to_string(),
+        });
+    }
+    let mut magic = [0u8; 4];
+    let got = {
+        let mut f = &file;
+        f.read(&mut magic).map_err(|e| IngestError::open(path, e))?
+    };
+    let gz = got >= 2 && magic[..2] == [0x1f, 0x8b];
+    let zst = got == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd];
+    (&file)
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| IngestError::open(path, e))?;
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let (copy_tx, raw_copy) = match raw_path {
+        Some(p) => {
+            let (tx, rx) = bounded(16);
+            (Some(tx), Some(RawCopy::start(p, !gz, rx)?))
+        }
+        None => (None, None),
+    };
+    let tee = Tee {
+        inner: file,
+        read: bytes_read.clone(),
+        copy: copy_tx,
+    };
+    let decompressed: Box<dyn Read + Send> = if gz {
+        Box::new(GzErrors {
+            inner: flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, tee)),
+        })
+    } else if zst {
+        Box::new(zstd::Decoder::new(tee).map_err(|e| IngestError::open(path, e))?)
+    } else {
+        Box::new(tee)
+    };
+    let (head, prefixed) = peek(decompressed, 64 * 1024)
+        .map_err(|e| IngestError::read(&path.display().to_string(), e))?;
+    let enc = encoding.unwrap_or_else(|| detect_encoding(&head));
+    let (reader, head): (Box<dyn Read + Send>, Vec<u8>) = if enc == encoding_rs::UTF_8 {
+        let skip = if head.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let mut r = prefixed;
+        if skip > 0 {
+            let mut bom = [0u8; 3];
+            r.read_exact(&mut bom)
+                .map_err(|e| IngestError::read(&path.display().to_string(), e))?;
+        }
+        (Box::new(r), head[skip..].to_vec())
+    } else {
+        let decoded_head = enc
+            .decode_with_bom_removal(&head)
+            .0
+            .into_owned()
+            .into_bytes();
+        let r = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(enc))
+            .bom_override(true)
+            .build(prefixed);
+        (Box::new(r), decoded_head)
+    };
+    Ok(Input {
+        reader,
+        encoding: enc.name(),
+        bytes_read,
+        head,
+        raw_copy,
+    })
+}
+
+/// Gives gzip errors a message a person can act on.
+struct GzErrors<R> {
+    inner: R,
+}
+
+impl<R: Read> Read for GzErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the gzip stream is truncated (the download was cut short? fetch the file again)",
+                )
+            } else {
+                std::io::Error::new(e.kind(), format!("not a valid gzip stream: {e}"))
+            }
+        })
+    }
+}

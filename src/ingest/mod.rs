@@ -1,0 +1,402 @@
+//! Ingestion: an input file → raw layer + normalised, de-duplicated complaints in the store,
+//! with every row accounted for (`read N = stored A + duplicates D + quarantined Q`).
+//!
+//! The file is read on one thread while the previous batch is normalised (in parallel)
+//! and written, so memory stays bounded by a few batches whatever the file size.
+
+pub mod cfpb;
+pub mod csv_rows;
+pub mod export;
+pub mod fields;
+pub mod input;
+pub mod json_rows;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::bounded;
+use encoding_rs::Encoding;
+
+use crate::normalise::Normaliser;
+use crate::normalise::dates::DateRules;
+use crate::normalise::providers::Providers;
+use crate::schema::{RawRecord, Reject};
+use crate::store::{Manifest, Store, StoreError};
+use csv_rows::CsvRows;
+use json_rows::{JsonRows, JsonShape};
+
+/// Errors that stop an ingest (bad rows are not errors: they are quarantined).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The input cannot be opened.
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Reading failed part-way (I/O error, truncated gzip…).
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The input is empty.
+    #[error("{path}: the file is empty")]
+    Empty { path: String },
+    /// The input lacks the columns its form needs.
+    #[error("{path}: {message}")]
+    Columns { path: String, message: String },
+    /// A JSON array ended before its closing bracket.
+    #[error(
+        "{path}: the JSON array ends after {after} elements without its closing `]` (the file is truncated)"
+    )]
+    Truncated { path: String, after: u64 },
+    /// The mapping file is unusable.
+    #[error("{path}: {message}")]
+    Mapping { path: String, message: String },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run stopped part-way; what was stored before stays stored.
+    #[error(
+        "{error} (stopped part-way: {counts}; re-run once the file is fixed: stored rows are not stored twice)"
+    )]
+    Partial {
+        error: Box<IngestError>,
+        counts: Reconciliation,
+    },
+}
+
+impl IngestError {
+    /// An open failure on `path`.
+    pub fn open(path: &Path, source: std::io::Error) -> Self {
+        IngestError::Open {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+    /// A read failure on `origin`.
+    pub fn read(origin: &str, source: std::io::Error) -> Self {
+        IngestError::Read {
+            path: origin.to_string(),
+            source,
+        }
+    }
+}
+
+/// Where every input row went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// Rows read.
+    pub read: u64,
+    /// Rows stored as new complaints.
+    pub stored: u64,
+    /// Rows already in the store (same complaint id or same content).
+    pub duplicates: u64,
+    /// Rows quarantined with a reason.
+    pub quarantined: u64,
+}
+
+impl std::fmt::Display for Reconciliation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "read {} = stored {} + duplicates {} + quarantined {}",
+            self.read, self.stored, self.duplicates, self.quarantined
+        )
+    }
+}
+
+impl std::ops::AddAssign for Reconciliation {
+    fn add_assign(&mut self, o: Self) {
+        self.read += o.read;
+        self.stored += o.stored;
+        self.duplicates += o.duplicates;
+        self.quarantined += o.quarantined;
+    }
+}
+
+/// What kind of input, with its mapping.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one value per ingest run
+pub enum SourceKind {
+    /// The CFPB Consumer Complaint Database, any published form.
+    Cfpb,
+    /// Any export described by a mapping file.
+    Export(export::Mapping),
+}
+
+impl SourceKind {
+    /// The source name (partition key).
+    pub fn source(&self) -> &str {
+        match self {
+            SourceKind::Cfpb => "cfpb",
+            SourceKind::Export(m) => &m.source,
+        }
+    }
+}
+
+/// One ingest job.
+pub struct IngestSpec {
+    /// The file to read.
+    pub path: PathBuf,
+    /// How to read it.
+    pub kind: SourceKind,
+    /// Forced encoding (`--encoding`); detected when `None`.
+    pub encoding: Option<&'static Encoding>,
+    /// Name recorded as the file's origin (defaults to `path`).
+    pub origin: Option<String>,
+    /// Fingerprint to file the input under (when re-reading a raw copy).
+    pub fingerprint: Option<String>,
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Records per batch (memory use is a few batches).
+    pub batch_rows: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            batch_rows: 50_000,
+            progress: false,
+        }
+    }
+}
+
+/// Reads records of any supported form.
+#[allow(clippy::large_enum_variant)] // one value per ingest run
+enum Rows {
+    Csv(CsvRows<Box<dyn Read + Send>>),
+    Json(JsonRows<Box<dyn Read + Send>>),
+}
+
+impl Rows {
+    fn next_item(&mut self) -> Result<Option<Result<RawRecord, Reject>>, IngestError> {
+        match self {
+            Rows::Csv(r) => r.next_item(),
+            Rows::Json(r) => r.next_item(),
+        }
+    }
+}
+
+/// The shape of a text input from its first bytes: JSON array, NDJSON, or CSV.
+fn sniff(head: &[u8]) -> Option<JsonShape> {
+    match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Some(JsonShape::Array),
+        Some(b'{') => Some(JsonShape::Lines),
+        _ => None,
+    }
+}
+
+/// Ingests one file into the store.
+pub fn ingest(
+    store: &Store,
+    providers: &Providers,
+    spec: &IngestSpec,
+    opts: &RunOptions,
+) -> Result<Reconciliation, IngestError> {
+    let origin = spec
+        .origin
+        .clone()
+        .unwrap_or_else(|| spec.path.display().to_string());
+    let (mut fp, bytes) = input::fingerprint(&spec.path)?;
+    if let Some(f) = &spec.fingerprint {
+        fp.clone_from(f);
+    }
+    let source = spec.kind.source().to_string();
+    let ext = spec
+        .path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("dat")
+        .to_ascii_lowercase();
+    let existing_copy = store
+        .manifests()?
+        .into_iter()
+        .find(|m| m.fingerprint == fp)
+        .map(|m| m.raw_copy);
+    let raw_copy_name = existing_copy.clone().unwrap_or_else(|| {
+        if ext == "gz" {
+            format!("{fp}.gz")
+        } else {
+            format!("{fp}.{ext}.zst")
+        }
+    });
+    let have_copy = existing_copy.is_some_and(|c| store.raw_dir().join(c).exists())
+        || spec.path.parent().is_some_and(|p| p == store.raw_dir());
+    let raw_target = (!have_copy).then(|| store.raw_dir().join(&raw_copy_name));
+
+    let input = input::open(&spec.path, raw_target, spec.encoding)?;
+    let encoding = input.encoding;
+    let (rows, dates, default_currency, mapping_text) = match &spec.kind {
+        SourceKind::Cfpb => {
+            let rows = match sniff(&input.head) {
+                Some(shape) => {
+                    cfpb::check_json_head(&input.head, &origin)?;
+                    Rows::Json(JsonRows::new(
+                        input.reader,
+                        &origin,
+                        shape,
+                        cfpb::json_map(),
+                    ))
+                }
+                None => Rows::Csv(CsvRows::new(input.reader, &origin, |h| {
+                    cfpb::csv_map(h, &origin)
+                })?),
+            };
+            (rows, DateRules::default(), Some("USD"), None)
+        }
+        SourceKind::Export(m) => {
+            let map = m.field_map();
+            let rows = match m.format_for(&spec.path, sniff(&input.head)) {
+                export::Format::Csv => Rows::Csv(CsvRows::new(input.reader, &origin, |_| Ok(map))?),
+                export::Format::Json(shape) => {
+                    Rows::Json(JsonRows::new(input.reader, &origin, shape, map))
+                }
+            };
+            (rows, m.date_rules(), m.currency(), Some(m.text.clone()))
+        }
+    };
+    let mut manifest = Manifest {
+        fingerprint: fp.clone(),
+        origin: origin.clone(),
+        bytes,
+        raw_copy: raw_copy_name,
+        kind: match spec.kind {
+            SourceKind::Cfpb => "cfpb".into(),
+            SourceKind::Export(_) => "export".into(),
+        },
+        source: source.clone(),
+        mapping: mapping_text,
+        encoding: encoding.to_string(),
+        status: "in-progress".into(),
+        read: 0,
+        stored: 0,
+        duplicates: 0,
+        quarantined: 0,
+        ingested_at: chrono::Utc::now().to_rfc3339(),
+    };
+    store.write_manifest(&manifest)?;
+
+    let key = store.pii_key()?;
+    let normaliser = Normaliser {
+        source: &source,
+        providers,
+        dates,
+        default_currency,
+        pii_key: &key,
+        raw_file: &fp,
+    };
+    let mut seen_ids = store.existing_ids()?;
+    tracing::info!(file = %origin, fingerprint = %fp, encoding, known = seen_ids.len(), "ingesting");
+
+    let bar = crate::progress::bar(bytes, opts.progress, "ingest");
+    let bytes_read = input.bytes_read.clone();
+    let mut counts = Reconciliation::default();
+    let mut rejects: Vec<Reject> = Vec::new();
+    let batch_rows = opts.batch_rows.max(1);
+
+    let result: Result<(), IngestError> = std::thread::scope(|scope| {
+        let (tx, rx) = bounded::<Result<Vec<Result<RawRecord, Reject>>, IngestError>>(2);
+        let mut rows = rows;
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(batch_rows);
+            loop {
+                match rows.next_item() {
+                    Ok(Some(item)) => {
+                        batch.push(item);
+                        if batch.len() == batch_rows {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
+                            if tx.send(Ok(full)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => {
+                        if !batch.is_empty() {
+                            let _ = tx.send(Ok(batch));
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        if !batch.is_empty() {
+                            let _ = tx.send(Ok(batch));
+                        }
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        for (batch_no, msg) in rx.iter().enumerate() {
+            let items = msg?;
+            counts.read += items.len() as u64;
+            let (raw, bad): (Vec<_>, Vec<_>) = items.into_iter().partition(Result::is_ok);
+            rejects.extend(bad.into_iter().filter_map(Result::err));
+            let raw: Vec<RawRecord> = raw.into_iter().filter_map(Result::ok).collect();
+            let mut keep = Vec::with_capacity(raw.len());
+            for r in normaliser.batch(raw) {
+                match r {
+                    Err(rej) => rejects.push(rej),
+                    Ok(c) => {
+                        // A duplicate is the same source record delivered again (in any form:
+                        // CFPB CSV then JSON). Sources without ids get an id hashed from the
+                        // content, so for them this is exact-duplicate removal by content.
+                        // Identical texts under different ids are different people (CFPB form
+                        // letters): they are kept, and `content_hash` groups them.
+                        let id = u64::from_str_radix(&c.complaint_id, 16)
+                            .expect("complaint ids are hex");
+                        if !seen_ids.insert(id) {
+                            counts.duplicates += 1;
+                            continue;
+                        }
+                        keep.push(c);
+                    }
+                }
+            }
+            counts.stored += keep.len() as u64;
+            if !keep.is_empty() {
+                store.write_batch(&source, &fp, batch_no as u64, keep)?;
+            }
+            counts.quarantined = rejects.len() as u64;
+            bar.set_position(bytes_read.load(Ordering::Relaxed));
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    counts.quarantined = rejects.len() as u64;
+    rejects.sort_by_key(|r| r.line);
+    let qpath = store.write_quarantine(&source, &fp, &origin, &rejects)?;
+    if !rejects.is_empty() {
+        tracing::warn!(file = %origin, quarantined = rejects.len(), quarantine = %qpath.display(), "rows quarantined");
+    }
+    manifest.read = counts.read;
+    manifest.stored = counts.stored;
+    manifest.duplicates = counts.duplicates;
+    manifest.quarantined = counts.quarantined;
+    match result {
+        Ok(()) => {
+            if let Some(copy) = input.raw_copy {
+                copy.finish()?;
+            }
+            manifest.status = "complete".into();
+            store.write_manifest(&manifest)?;
+            Ok(counts)
+        }
+        Err(e) => {
+            manifest.status = format!("failed: {e}");
+            store.write_manifest(&manifest)?;
+            Err(IngestError::Partial {
+                error: Box::new(e),
+                counts,
+            })
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! walletwatch: complaint analytics and fraud patterns for digital wallets and payment apps.
+//!
+//! Stages, each a module, each reading and writing the [`store`]:
+//! [`ingest`] → [`normalise`] → (classify, detect, score: later stages) → [`export`].
+//! The [`cli`] only parses arguments and calls the stages.
+
+pub mod cli;
+pub mod export;
+pub mod ingest;
+pub mod normalise;
+pub mod progress;
+pub mod schema;
+pub mod store;

@@ -1,0 +1,5 @@
+//! The `walletwatch` command.
+
+fn main() -> std::process::ExitCode {
+    walletwatch::cli::main()
+}

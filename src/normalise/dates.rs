@@ -1,0 +1,191 @@
+//! Dates as written in exports and posts → the UTC calendar day the complaint was made.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+
+/// How a source writes its dates.
+#[derive(Debug, Clone)]
+pub struct DateRules {
+    /// chrono formats tried in order after the built-in ones (`发布于 %Y年%m月%d日 %H:%M`).
+    pub formats: Vec<String>,
+    /// Offset of local times that carry no zone (`+08:00` for Chinese sites; UTC by default).
+    pub offset: FixedOffset,
+}
+
+impl Default for DateRules {
+    fn default() -> Self {
+        Self {
+            formats: Vec::new(),
+            offset: FixedOffset::east_opt(0).expect("zero offset is valid"),
+        }
+    }
+}
+
+/// Why a date could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateError {
+    /// Looks like a date but names a day that does not exist (2021-02-30).
+    Impossible(String),
+    /// Matches no known format.
+    Unrecognised(String),
+}
+
+impl std::fmt::Display for DateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DateError::Impossible(v) => write!(f, "impossible date {v:?}"),
+            DateError::Unrecognised(v) => write!(f, "unrecognised date {v:?}"),
+        }
+    }
+}
+
+const DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%m/%d/%y",
+    "%m/%d/%Y",
+    "%Y/%m/%d",
+    "%Y年%m月%d日",
+    "%Y.%m.%d",
+];
+const DATETIME_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+];
+
+impl DateRules {
+    /// Parses `value` to the UTC day; `Ok(None)` for an empty value.
+    pub fn parse(&self, value: &str) -> Result<Option<NaiveDate>, DateError> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        // Fast path: CFPB's ISO day.
+        if v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-' {
+            return match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+                Ok(d) => Ok(Some(d)),
+                Err(_) => Err(self.classify_failure(v)),
+            };
+        }
+        if let Ok(dt) = DateTime::parse_from_rfc3339(v) {
+            return Ok(Some(dt.naive_utc().date()));
+        }
+        if let Ok(dt) = DateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S %z") {
+            return Ok(Some(dt.naive_utc().date()));
+        }
+        for f in self
+            .formats
+            .iter()
+            .map(String::as_str)
+            .chain(DATETIME_FORMATS.iter().copied())
+        {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(v, f) {
+                return Ok(Some(self.to_utc(dt)));
+            }
+        }
+        for f in self
+            .formats
+            .iter()
+            .map(String::as_str)
+            .chain(DATE_FORMATS.iter().copied())
+        {
+            if let Ok(d) = NaiveDate::parse_from_str(v, f) {
+                return Ok(Some(d));
+            }
+        }
+        Err(self.classify_failure(v))
+    }
+
+    fn to_utc(&self, local: NaiveDateTime) -> NaiveDate {
+        match self.offset.from_local_datetime(&local).single() {
+            Some(dt) => dt.naive_utc().date(),
+            None => local.date(),
+        }
+    }
+
+    /// A value with the shape of a date whose fields are out of range is "impossible";
+    /// anything else is "unrecognised".
+    fn classify_failure(&self, v: &str) -> DateError {
+        let nums: Vec<u32> = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        if nums.len() >= 3 {
+            let plausible = |y: u32, m: u32, d: u32| {
+                (1..=9999).contains(&y) && NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
+            };
+            let shaped = nums[0] > 31 || nums[2] > 31 || v.contains('/');
+            if shaped
+                && !plausible(nums[0], nums[1], nums[2])
+                && !plausible(nums[2], nums[0], nums[1])
+            {
+                return DateError::Impossible(v.to_string());
+            }
+        }
+        DateError::Unrecognised(v.to_string())
+    }
+}
+
+/// Parses a `+08:00` / `-05:00` / `UTC` offset.
+pub fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let secs = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
+    FixedOffset::east_opt(sign * secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        let r = DateRules::default();
+        let d = |s| r.parse(s).expect("parses").expect("non-empty");
+        let day = NaiveDate::from_ymd_opt(2021, 1, 1).expect("valid");
+        assert_eq!(d("2021-01-01"), day);
+        assert_eq!(d("2021-01-01T00:26:22.000Z"), day);
+        assert_eq!(d("1/1/21"), day);
+        assert_eq!(d("01/01/2021"), day);
+        assert_eq!(r.parse("  ").expect("empty is fine"), None);
+        assert!(matches!(
+            r.parse("2021-02-30"),
+            Err(DateError::Impossible(_))
+        ));
+        assert!(matches!(
+            r.parse("13/45/2021"),
+            Err(DateError::Impossible(_))
+        ));
+        assert!(matches!(
+            r.parse("yesterday"),
+            Err(DateError::Unrecognised(_))
+        ));
+    }
+
+    #[test]
+    fn local_times_go_to_utc() {
+        let r = DateRules {
+            formats: vec!["发布于 %Y年%m月%d日 %H:%M".into()],
+            offset: parse_offset("+08:00").expect("valid"),
+        };
+        // 07:30 in Beijing is still the previous day in UTC
+        assert_eq!(
+            r.parse("发布于 2020年10月16日 07:30").expect("ok"),
+            NaiveDate::from_ymd_opt(2020, 10, 15)
+        );
+        assert_eq!(
+            r.parse("发布于 2020年10月16日 08:48").expect("ok"),
+            NaiveDate::from_ymd_opt(2020, 10, 16)
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! Normalisation: raw records → canonical complaints (provider ids, UTC dates, language,
+//! money, personal data masked), and canonical complaints → polars frames for the store.
+
+pub mod dates;
+pub mod providers;
+pub mod text;
+
+use std::borrow::Cow;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
+
+use crate::ingest::{
+    IngestError, IngestSpec, Reconciliation, RunOptions, SourceKind, export::Mapping, ingest,
+};
+use crate::schema::{Complaint, RawRecord, Reject};
+use crate::store::Store;
+use dates::DateRules;
+use providers::Providers;
+
+/// Turns raw records of one source into canonical complaints.
+pub struct Normaliser<'a> {
+    /// Source name (`cfpb`, `heimao`): part of every complaint id.
+    pub source: &'a str,
+    /// The alias table.
+    pub providers: &'a Providers,
+    /// How the source writes dates.
+    pub dates: DateRules,
+    /// Currency of amounts given without one.
+    pub default_currency: Option<&'static str>,
+    /// Key of the keyed hashes kept for masked personal data.
+    pub pii_key: &'a [u8; 32],
+    /// Fingerprint of the raw file being normalised.
+    pub raw_file: &'a str,
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Trimmed text with Windows and old-Mac line ends made `\n`, so the same complaint exported
+/// by different tools gets the same content (and the same derived id).
+fn clean_text(v: Option<String>) -> Option<String> {
+    non_empty(v).map(|s| {
+        if s.contains('\r') {
+            s.replace("\r\n", "\n").replace('\r', "\n")
+        } else {
+            s
+        }
+    })
+}
+
+/// 16 hex digits of a 64-bit hash.
+pub fn hex64(h: u64) -> String {
+    format!("{h:016x}")
+}
+
+/// The stable complaint id of (source, source_id).
+pub fn complaint_id(source: &str, source_id: &str) -> String {
+    let mut key = Vec::with_capacity(source.len() + source_id.len() + 1);
+    key.extend_from_slice(source.as_bytes());
+    key.push(0x1f);
+    key.extend_from_slice(source_id.as_bytes());
+    hex64(xxh3_64(&key))
+}
+
+fn content_key(parts: &[Option<&str>]) -> Vec<u8> {
+    let mut key = Vec::new();
+    for p in parts {
+        key.extend_from_slice(p.unwrap_or("").as_bytes());
+        key.push(0x1f);
+    }
+    key
+}
+
+impl Normaliser<'_> {
+    /// Normalises one record, or says why it cannot be stored.
+    pub fn complaint(&self, r: RawRecord) -> Result<Complaint, Reject> {
+        let line = r.line;
+        let received_at = match r.received.as_deref() {
+            Some(v) => self
+                .dates
+                .parse(v)
+                .map_err(|e| Reject::new(line, format!("{e} in the date field"), v))?,
+            None => None,
+        };
+        let timely = match r.timely.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(v) if v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true") => {
+                Some(true)
+            }
+            Some(v) if v.eq_ignore_ascii_case("no") || v.eq_ignore_ascii_case("false") => {
+                Some(false)
+            }
+            Some(v) => {
+                return Err(Reject::new(
+                    line,
+                    format!("timely response must be Yes or No, got {v:?}"),
+                    v,
+                ));
+            }
+        };
+        let raw_text = clean_text(r.text);
+        let raw_title = clean_text(r.title);
+        let provider_raw = non_empty(r.provider_raw);
+        let provider = self
+            .providers
+            .resolve(provider_raw.as_deref(), raw_text.as_deref());
+        let money = match r.amount.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(field) => text::parse_amount_field(field, self.default_currency),
+            None => raw_text.as_deref().and_then(text::extract_money),
+        };
+        let lang = raw_text
+            .as_deref()
+            .or(raw_title.as_deref())
+            .map(text::detect_lang);
+        let mut pii = Vec::new();
+        let mask = |s: Option<String>, pii: &mut Vec<text::PiiHit>| {
+            s.map(|s| {
+                let (masked, hits) = text::mask_pii(&s);
+                pii.extend(hits);
+                match masked {
+                    Cow::Borrowed(_) => s,
+                    Cow::Owned(m) => m,
+                }
+            })
+        };
+        let text = mask(raw_text, &mut pii);
+        let title = mask(raw_title, &mut pii);
+        let mut pii_hashes: Vec<String> = pii
+            .iter()
+            .map(|h| {
+                let digest = blake3::keyed_hash(
+                    self.pii_key,
+                    format!("{}:{}", h.kind.name(), h.value).as_bytes(),
+                );
+                format!("{}:{}", h.kind.name(), &digest.to_hex()[..16])
+            })
+            .collect();
+        pii_hashes.sort();
+        pii_hashes.dedup();
+        let day = received_at.map(|d| d.to_string());
+        let content_hash = text.as_deref().filter(|t| !t.is_empty()).map(|_| {
+            let key = content_key(&[
+                Some(self.source),
+                provider.as_deref(),
+                day.as_deref(),
+                title.as_deref(),
+                text.as_deref(),
+            ]);
+            hex64(xxh3_64(&key))
+        });
+        let source_id = match non_empty(r.source_id) {
+            Some(id) => id,
+            None => {
+                let key = content_key(&[
+                    provider_raw.as_deref(),
+                    r.received.as_deref(),
+                    title.as_deref(),
+                    text.as_deref(),
+                ]);
+                if title.is_none() && text.is_none() {
+                    return Err(Reject::new(
+                        line,
+                        "record has no id, no title and no text: nothing to store",
+                        "",
+                    ));
+                }
+                format!("{:032x}", xxh3_128(&key))[..20].to_string()
+            }
+        };
+        Ok(Complaint {
+            complaint_id: complaint_id(self.source, &source_id),
+            source_id,
+            provider,
+            provider_raw,
+            received_at,
+            title,
+            text,
+            lang,
+            amount: money.map(|m| m.amount),
+            currency: money.map(|m| m.currency),
+            issue: non_empty(r.issue),
+            sub_issue: non_empty(r.sub_issue),
+            product: non_empty(r.product),
+            sub_product: non_empty(r.sub_product),
+            company_response: non_empty(r.company_response),
+            timely,
+            status: non_empty(r.status),
+            demand: non_empty(r.demand),
+            url: non_empty(r.url),
+            pii_hashes,
+            content_hash,
+            raw_file: self.raw_file.to_string(),
+            line,
+        })
+    }
+
+    /// Normalises a batch in parallel, keeping input order.
+    pub fn batch(&self, rows: Vec<RawRecord>) -> Vec<Result<Complaint, Reject>> {
+        rows.into_par_iter()
+            .with_min_len(256)
+            .map(|r| self.complaint(r))
+            .collect()
+    }
+}
+
+fn str_col(name: &str, rows: &[Complaint], f: impl Fn(&Complaint) -> Option<&str>) -> Column {
+    let v: Vec<Option<&str>> = rows.iter().map(f).collect();
+    Column::new(name.into(), v)
+}
+
+/// Builds the store frame of a batch of complaints (the columns of [`crate::schema::COLUMNS`]).
+pub fn to_frame(rows: &[Complaint]) -> PolarsResult<DataFrame> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is valid");
+    let days: Vec<Option<i32>> = rows
+        .iter()
+        .map(|r| r.received_at.map(|d| (d - epoch).num_days() as i32))
+        .collect();
+    let mut pii = ListStringChunkedBuilder::new("pii_hashes".into(), rows.len(), rows.len());
+    for r in rows {
+        pii.append_values_iter(r.pii_hashes.iter().map(String::as_str));
+    }
+    let columns = vec![
+        str_col("complaint_id", rows, |r| Some(&r.complaint_id)),
+        str_col("source_id", rows, |r| Some(&r.source_id)),
+        str_col("provider", rows, |r| r.provider.as_deref()),
+        str_col("provider_raw", rows, |r| r.provider_raw.as_deref()),
+        Column::new("received_at".into(), days).cast(&DataType::Date)?,
+        str_col("title", rows, |r| r.title.as_deref()),
+        str_col("text", rows, |r| r.text.as_deref()),
+        str_col("lang", rows, |r| r.lang),
+        Column::new(
+            "amount".into(),
+            rows.iter().map(|r| r.amount).collect::<Vec<_>>(),
+        ),
+        str_col("currency", rows, |r| r.currency),
+        str_col("issue", rows, |r| r.issue.as_deref()),
+        str_col("sub_issue", rows, |r| r.sub_issue.as_deref()),
+        str_col("product", rows, |r| r.product.as_deref()),
+        str_col("sub_product", rows, |r| r.sub_product.as_deref()),
+        str_col("company_response", rows, |r| r.company_response.as_deref()),
+        Column::new(
+            "timely".into(),
+            rows.iter().map(|r| r.timely).collect::<Vec<_>>(),
+        ),
+        str_col("status", rows, |r| r.status.as_deref()),
+        str_col("demand", rows, |r| r.demand.as_deref()),
+        str_col("url", rows, |r| r.url.as_deref()),
+        pii.finish().into_series().into_column(),
+        str_col("content_hash", rows, |r| r.content_hash.as_deref()),
+        str_col("raw_file", rows, |r| Some(&r.raw_file)),
+        Column::new(
+            "line".into(),
+            rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+        ),
+    ];
+    DataFrame::new(rows.len(), columns)
+}
+
+/// Rebuilds the complaint table from the raw layer: every kept file is normalised again
+/// (with the current alias table and rules) into a staging table, which replaces the
+/// current one only when all files are done.
+pub fn rebuild(
+    store: &Store,
+    providers: &Providers,
+    progress: bool,
+) -> Result<Vec<(String, Reconciliation)>, IngestError> {
+    let staging = store.staging("complaints.rebuild")?;
+    let mut out = Vec::new();
+    for m in store.manifests()? {
+        let kind = match (m.kind.as_str(), &m.mapping) {
+            ("cfpb", _) => SourceKind::Cfpb,
+            ("export", Some(text)) => SourceKind::Export(Mapping::parse(
+                text,
+                &format!("mapping kept for {}", m.origin),
+            )?),
+            _ => {
+                return Err(IngestError::Mapping {
+                    path: store.manifest_path(&m.fingerprint).display().to_string(),
+                    message: format!("unknown kind {:?} or missing mapping", m.kind),
+                });
+            }
+        };
+        let spec = IngestSpec {
+            path: store.raw_dir().join(&m.raw_copy),
+            kind,
+            encoding: crate::ingest::input::encoding_by_label(&m.encoding),
+            origin: Some(m.origin.clone()),
+            fingerprint: Some(m.fingerprint.clone()),
+        };
+        let counts = ingest(
+            &staging,
+            providers,
+            &spec,
+            &RunOptions {
+                progress,
+                ..Default::default()
+            },
+        )?;
+        out.push((m.origin, counts));
+    }
+    store.promote(&staging)?;
+    Ok(out)
+}

@@ -1,0 +1,446 @@
+//! Text kernels run on every complaint: language, money at stake, personal-data masking.
+//!
+//! These are plain Rust functions over `&str`, called in parallel over a batch; each
+//! has a cheap pre-check so the regex engines only run on text that can match.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Language of a complaint text: `zh`, `en` or `other`.
+pub fn detect_lang(text: &str) -> &'static str {
+    if text.is_ascii() {
+        return ascii_lang(text);
+    }
+    let (mut han, mut latin, mut other) = (0usize, 0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' => latin += 1,
+            '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}' => han += 1,
+            c if c.is_alphabetic() => other += 1,
+            _ => {}
+        }
+    }
+    // Chinese text often carries Latin brand names and numbers; a few Han characters per
+    // Latin letter already make it Chinese (one Han character carries a word's meaning).
+    if han > 0 && han * 4 >= latin {
+        "zh"
+    } else if latin > other * 2 && latin > 0 {
+        ascii_lang(text)
+    } else {
+        "other"
+    }
+}
+
+/// English unless the first words look like another Latin-script language (Spanish is
+/// the common one in US complaints). Cheap: looks at the first 60 words only.
+fn ascii_lang(text: &str) -> &'static str {
+    const EN: &[&str] = &[
+        "the", "and", "to", "i", "my", "was", "of", "a", "in", "they", "that", "it", "for", "is",
+        "not", "have",
+    ];
+    const OTHER: &[&str] = &[
+        "el", "la", "de", "que", "y", "los", "mi", "por", "con", "una", "para", "las", "del", "se",
+        "les", "est",
+    ];
+    let (mut en, mut other, mut words) = (0, 0, 0);
+    for w in text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .take(60)
+    {
+        words += 1;
+        let lw = w.to_ascii_lowercase();
+        if EN.contains(&lw.as_str()) {
+            en += 1;
+        } else if OTHER.contains(&lw.as_str()) {
+            other += 1;
+        }
+    }
+    if words == 0 || other > en {
+        "other"
+    } else {
+        "en"
+    }
+}
+
+/// Money mentioned in a text: the largest amount, with its ISO currency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Money {
+    /// Amount in the currency's main unit (dollars, yuan).
+    pub amount: f64,
+    /// `USD` or `CNY`.
+    pub currency: &'static str,
+}
+
+static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:\{\$(?P<cfpb>[0-9][0-9,]*(?:\.[0-9]+)?)\})",
+        r"|(?:(?:US)?\$\s?(?P<usd>[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s?(?P<usdk>[kK]|million)\b)?)",
+        r"|(?:(?:USD|usd)\s?(?P<usd2>[0-9][0-9,]*(?:\.[0-9]+)?))",
+        r"|(?:(?P<usd3>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?:dollars|USD)\b)",
+        r"|(?:[￥¥]\s?(?P<cny>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cnyu>万|千|亿)?)",
+        r"|(?:(?P<cny2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cny2u>万|千|亿)?\s?(?:元|块钱|块|人民币|RMB|rmb))",
+    ))
+    .expect("amount pattern is valid")
+});
+
+/// Parses `1,200.50` into 1200.5; `None` for a malformed number.
+fn parse_number(s: &str) -> Option<f64> {
+    let cleaned: String = s.chars().filter(|c| *c != ',').collect();
+    cleaned.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+fn unit_factor(u: Option<regex::Match<'_>>) -> f64 {
+    match u.map(|m| m.as_str()) {
+        Some("万") => 1e4,
+        Some("千") | Some("k") | Some("K") => 1e3,
+        Some("亿") => 1e8,
+        Some("million") => 1e6,
+        _ => 1.0,
+    }
+}
+
+/// The largest amount of money mentioned in `text` (`{$450.00}`, `$1,200`, `3,000元`,
+/// `1.2万元`, `￥68`), or `None`.
+pub fn extract_money(text: &str) -> Option<Money> {
+    if !could_mention_money(text) {
+        return None;
+    }
+    let mut best: Option<Money> = None;
+    for caps in AMOUNT_RE.captures_iter(text) {
+        let found = if let Some(m) = caps
+            .name("cfpb")
+            .or(caps.name("usd2"))
+            .or(caps.name("usd3"))
+        {
+            parse_number(m.as_str()).map(|a| (a, "USD"))
+        } else if let Some(m) = caps.name("usd") {
+            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("usdk")), "USD"))
+        } else if let Some(m) = caps.name("cny") {
+            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("cnyu")), "CNY"))
+        } else if let Some(m) = caps.name("cny2") {
+            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("cny2u")), "CNY"))
+        } else {
+            None
+        };
+        if let Some((amount, currency)) = found
+            && best.is_none_or(|b| amount > b.amount)
+        {
+            best = Some(Money { amount, currency });
+        }
+    }
+    best
+}
+
+fn could_mention_money(text: &str) -> bool {
+    memchr::memchr(b'$', text.as_bytes()).is_some()
+        || !text.is_ascii()
+        || memchr::memmem::find(text.as_bytes(), b"USD").is_some()
+        || memchr::memmem::find(text.as_bytes(), b"usd").is_some()
+        || memchr::memmem::find(text.as_bytes(), b"dollars").is_some()
+}
+
+/// Parses a value from a dedicated amount field (`1000元`, `$45.10`, `12,000`), using
+/// `default_currency` when the value names none.
+pub fn parse_amount_field(value: &str, default_currency: Option<&'static str>) -> Option<Money> {
+    if let Some(m) = extract_money(value) {
+        return Some(m);
+    }
+    let v = value.trim();
+    let number: String = v
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+        .collect();
+    let amount = parse_number(&number)?;
+    Some(Money {
+        amount,
+        currency: default_currency?,
+    })
+}
+
+/// Kinds of personal data that are masked, with the token that replaces them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiiKind {
+    /// e-mail address → `[email]`
+    Email,
+    /// CN or US phone number → `[phone]`
+    Phone,
+    /// 18-character PRC resident ID (身份证号) → `[id_number]`
+    IdNumber,
+    /// bank card number (Luhn-valid, 13–19 digits) → `[card]`
+    Card,
+}
+
+impl PiiKind {
+    /// The mask token written into the text.
+    pub fn token(self) -> &'static str {
+        match self {
+            PiiKind::Email => "[email]",
+            PiiKind::Phone => "[phone]",
+            PiiKind::IdNumber => "[id_number]",
+            PiiKind::Card => "[card]",
+        }
+    }
+    /// The prefix of this kind's keyed hashes (`phone:…`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PiiKind::Email => "email",
+            PiiKind::Phone => "phone",
+            PiiKind::IdNumber => "id_number",
+            PiiKind::Card => "card",
+        }
+    }
+}
+
+/// One personal value found in a text, normalised for linking (E.164 phone, lower-case e-mail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiiHit {
+    /// What it is.
+    pub kind: PiiKind,
+    /// The normalised value (never stored: only its keyed hash is).
+    pub value: String,
+}
+
+static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+        .expect("email pattern is valid")
+});
+
+// Numbers that may be personal data. Alternatives in priority order; each is validated
+// afterwards (ID checksum, Luhn, phone shape) and left as it is when the check fails.
+static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?P<id>[0-9]{17}[0-9Xx])",
+        r"|(?P<card>[0-9]{4}(?:[ \-]?[0-9]{4}){2,3}(?:[ \-]?[0-9]{1,3})?|[0-9]{13,19})",
+        r"|(?P<cn>(?:\+?86[ \-]?)?1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4})",
+        r"|(?P<us>(?:\+?1[ .\-]?)?(?:\([0-9]{3}\)|[0-9]{3})[ .\-]?[0-9]{3}[ .\-]?[0-9]{4})",
+    ))
+    .expect("number pattern is valid")
+});
+
+/// Masks e-mails, phone numbers, ID-card and bank-card numbers in `text`. Returns the masked
+/// text (borrowed when nothing was found) and the values found.
+pub fn mask_pii(text: &str) -> (std::borrow::Cow<'_, str>, Vec<PiiHit>) {
+    let has_at = memchr::memchr(b'@', text.as_bytes()).is_some();
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    if !has_at && digits < 10 {
+        return (std::borrow::Cow::Borrowed(text), Vec::new());
+    }
+    let mut hits = Vec::new();
+    let mut out = std::borrow::Cow::Borrowed(text);
+    if has_at {
+        let replaced = replace_matches(
+            &out,
+            &EMAIL_RE,
+            |caps| {
+                let m = caps.get(0).expect("group 0 always present");
+                Some((PiiKind::Email, m.as_str().to_ascii_lowercase()))
+            },
+            &mut hits,
+        );
+        if let Some(r) = replaced {
+            out = std::borrow::Cow::Owned(r);
+        }
+    }
+    if digits >= 10 {
+        let replaced = replace_matches(&out, &NUMBER_RE, classify_number, &mut hits);
+        if let Some(r) = replaced {
+            out = std::borrow::Cow::Owned(r);
+        }
+    }
+    (out, hits)
+}
+
+/// Replaces each match the classifier accepts with its kind's token; `None` when nothing changed.
+fn replace_matches(
+    text: &str,
+    re: &Regex,
+    classify: impl Fn(&regex::Captures<'_>) -> Option<(PiiKind, String)>,
+    hits: &mut Vec<PiiHit>,
+) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        let m = caps.get(0).expect("group 0 always present");
+        // A number glued to more digits or letters is part of something longer (an order
+        // number, a reference): not a phone or a card.
+        let before = m.start().checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(m.end()).copied();
+        if before.is_some_and(|b| b.is_ascii_alphanumeric())
+            || after.is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            continue;
+        }
+        let Some((kind, value)) = classify(&caps) else {
+            continue;
+        };
+        let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        o.push_str(&text[last..m.start()]);
+        o.push_str(kind.token());
+        last = m.end();
+        hits.push(PiiHit { kind, value });
+    }
+    let mut o = out?;
+    o.push_str(&text[last..]);
+    Some(o)
+}
+
+fn classify_number(caps: &regex::Captures<'_>) -> Option<(PiiKind, String)> {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    if let Some(m) = caps.name("id") {
+        let v = m.as_str().to_ascii_uppercase();
+        if valid_cn_id(&v) {
+            return Some((PiiKind::IdNumber, v));
+        }
+        let d = digits(&v);
+        return (d.len() == v.len() && luhn(&d)).then_some((PiiKind::Card, d));
+    }
+    if let Some(m) = caps.name("card") {
+        let d = digits(m.as_str());
+        return ((13..=19).contains(&d.len()) && luhn(&d)).then_some((PiiKind::Card, d));
+    }
+    if let Some(m) = caps.name("cn") {
+        let d = digits(m.as_str());
+        let national = d.strip_prefix("86").filter(|r| r.len() == 11).unwrap_or(&d);
+        return (national.len() == 11).then(|| (PiiKind::Phone, format!("+86{national}")));
+    }
+    if let Some(m) = caps.name("us") {
+        let d = digits(m.as_str());
+        let national = if d.len() == 11 {
+            d.strip_prefix('1')?
+        } else {
+            &d
+        };
+        // NANP: area code and exchange never start with 0 or 1.
+        let ok = national.len() == 10
+            && !matches!(national.as_bytes()[0], b'0' | b'1')
+            && !matches!(national.as_bytes()[3], b'0' | b'1');
+        return ok.then(|| (PiiKind::Phone, format!("+1{national}")));
+    }
+    None
+}
+
+/// Checks the ISO 7064 MOD 11-2 check digit and the birth date of an 18-character PRC ID.
+pub fn valid_cn_id(id: &str) -> bool {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let b = id.as_bytes();
+    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(W)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    let year: u32 = id[6..10].parse().unwrap_or(0);
+    let month: u32 = id[10..12].parse().unwrap_or(0);
+    let day: u32 = id[12..14].parse().unwrap_or(0);
+    CHECK[(sum % 11) as usize] == b[17]
+        && (1900..=2100).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+}
+
+/// Luhn check used by every card network.
+pub fn luhn(digits: &str) -> bool {
+    let mut sum = 0;
+    for (i, c) in digits.bytes().rev().enumerate() {
+        let mut d = u32::from(c - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum % 10 == 0
+}
+
+/// Repairs text that was UTF-8, decoded as Latin-1 and re-encoded (`æ\u{8b}¼å¤\u{9a}` → `拼多`).
+/// Returns `None` when the text is not such mojibake (the repair must be lossless).
+pub fn repair_mojibake(s: &str) -> Option<String> {
+    if s.is_ascii() || !s.chars().all(|c| (c as u32) < 0x100) {
+        return None;
+    }
+    let bytes: Vec<u8> = s.chars().map(|c| c as u8).collect();
+    let fixed = String::from_utf8(bytes).ok()?;
+    // Only accept a repair that produced real multi-byte characters.
+    (!fixed.is_ascii()).then_some(fixed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language() {
+        assert_eq!(
+            detect_lang("My Cash App account was closed and they kept my money"),
+            "en"
+        );
+        assert_eq!(detect_lang("支付宝账户被冻结，客服不处理，要求退款"), "zh");
+        assert_eq!(detect_lang("我在iPhone上用Apple Pay付款失败"), "zh");
+        assert_eq!(
+            detect_lang("El banco no me devolvio el dinero de la transferencia que hice"),
+            "other"
+        );
+        assert_eq!(detect_lang(""), "other");
+    }
+
+    #[test]
+    fn money_forms() {
+        let m = |s| extract_money(s).map(|m| (m.amount, m.currency));
+        assert_eq!(m("I was charged {$450.00} twice"), Some((450.0, "USD")));
+        assert_eq!(
+            m("sent $1,200 to a scammer, then $20"),
+            Some((1200.0, "USD"))
+        );
+        assert_eq!(m("被骗3,000元"), Some((3000.0, "CNY")));
+        assert_eq!(m("损失1.2万元"), Some((12000.0, "CNY")));
+        assert_eq!(m("扣了￥68"), Some((68.0, "CNY")));
+        assert_eq!(m("no money here, 5 days"), None);
+        assert_eq!(
+            parse_amount_field("1000元", Some("CNY")).map(|m| m.amount),
+            Some(1000.0)
+        );
+        assert_eq!(
+            parse_amount_field("12,000", Some("CNY")).map(|m| (m.amount, m.currency)),
+            Some((12000.0, "CNY"))
+        );
+    }
+
+    #[test]
+    fn masks_personal_data() {
+        let (t, hits) =
+            mask_pii("call me at (415) 555-0132 or 13812345678, mail Bob.X@Example.com");
+        assert_eq!(t, "call me at [phone] or [phone], mail [email]");
+        let values: Vec<_> = hits.iter().map(|h| h.value.as_str()).collect();
+        assert!(
+            values.contains(&"+14155550132")
+                && values.contains(&"+8613812345678")
+                && values.contains(&"bob.x@example.com")
+        );
+        // a valid ID number and a Luhn-valid card
+        let (t, _) = mask_pii("身份证11010519491231002X，银行卡6222 0212 3456 7890 128");
+        assert!(t.contains("[id_number]"), "{t}");
+        let (t, _) = mask_pii("card 4111111111111111 order 20201016123456789012345");
+        assert_eq!(t, "card [card] order 20201016123456789012345");
+        // amounts and dates are not phone numbers
+        let (t, h) = mask_pii("On 01/02/2024 I paid {$1200.00} and {$300.00}, ref 2024");
+        assert!(h.is_empty(), "{t}");
+    }
+
+    #[test]
+    fn mojibake() {
+        assert_eq!(
+            repair_mojibake("æ\u{8b}¼å¤\u{9a}å¤\u{9a}").as_deref(),
+            Some("拼多多")
+        );
+        assert_eq!(repair_mojibake("café"), None);
+        assert_eq!(repair_mojibake("拼多多"), None);
+    }
+}

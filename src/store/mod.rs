@@ -1,0 +1,406 @@
+//! The store: a Hive-partitioned Parquet dataset of canonical complaints, the raw layer
+//! (every ingested file, compressed, with a manifest), the quarantine, and the PII key.
+//!
+//! ```text
+//! <store>/complaints/source=cfpb/year=2024/part-<file fingerprint>-<batch>.parquet
+//! <store>/raw/<fingerprint>.<ext>[.zst]   the input file as read, compressed
+//! <store>/raw/<fingerprint>.json          its manifest (origin, form, mapping, counts)
+//! <store>/quarantine/<source>-<fingerprint>.ndjson   rows that could not be stored
+//! <store>/keys/pii.key                    key of the keyed hashes of personal data
+//! ```
+//!
+//! Every file is written to a temporary name and renamed into place, so readers never see
+//! a half-written file and a killed run leaves the store readable.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::normalise::to_frame;
+use crate::schema::{Complaint, Reject};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// File-system failure on a path.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Parquet read/write failure.
+    #[error("{path}: {source}")]
+    Polars { path: String, source: PolarsError },
+    /// A file of the store is not what walletwatch wrote.
+    #[error("{path}: {message}")]
+    Corrupt { path: String, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = tmp_path(path);
+    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// The temporary name a file is written under before it is renamed to `path`.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Manifest of one ingested file in the raw layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// Fingerprint of the file's content.
+    pub fingerprint: String,
+    /// Path the file was ingested from.
+    pub origin: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Name of the raw copy inside `raw/`.
+    pub raw_copy: String,
+    /// `cfpb` or `export`.
+    pub kind: String,
+    /// Source name (partition key).
+    pub source: String,
+    /// The mapping file's text, for exports.
+    pub mapping: Option<String>,
+    /// Encoding the file was decoded with.
+    pub encoding: String,
+    /// `in-progress` until the file was read to its end, then `complete`.
+    pub status: String,
+    /// Reconciliation of the last run over this file.
+    pub read: u64,
+    /// Rows stored by the last run.
+    pub stored: u64,
+    /// Duplicates skipped by the last run.
+    pub duplicates: u64,
+    /// Rows quarantined by the last run.
+    pub quarantined: u64,
+    /// When the last run started (RFC 3339).
+    pub ingested_at: String,
+}
+
+/// An open store.
+pub struct Store {
+    root: PathBuf,
+    complaints: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`, and removes temporary files left by
+    /// a killed run.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        // A `normalise` killed between its two renames leaves only the old table aside.
+        let old = root.join("complaints.old");
+        if !root.join("complaints").exists() && old.exists() {
+            fs::rename(&old, root.join("complaints")).map_err(io(&old))?;
+        }
+        for sub in ["complaints", "raw", "quarantine", "keys"] {
+            let d = root.join(sub);
+            fs::create_dir_all(&d).map_err(io(&d))?;
+        }
+        let store = Self {
+            root: root.to_path_buf(),
+            complaints: root.join("complaints"),
+        };
+        store.remove_stale_temporaries(root)?;
+        Ok(store)
+    }
+
+    fn remove_stale_temporaries(&self, dir: &Path) -> Result<(), StoreError> {
+        for entry in fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            let path = entry.path();
+            if path.is_dir() {
+                self.remove_stale_temporaries(&path)?;
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(".tmp-"))
+            {
+                tracing::info!(path = %path.display(), "removing a temporary file left by an interrupted run");
+                fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The store's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Folder of the canonical complaint table.
+    pub fn complaints_dir(&self) -> PathBuf {
+        self.complaints.clone()
+    }
+
+    /// A view of this store whose complaint table is the (emptied) folder `name`, for
+    /// rebuilding the table beside the current one.
+    pub fn staging(&self, name: &str) -> Result<Store, StoreError> {
+        let dir = self.root.join(name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(Store {
+            root: self.root.clone(),
+            complaints: dir,
+        })
+    }
+
+    /// Replaces the complaint table with a staging folder built by [`Store::staging`].
+    pub fn promote(&self, staging: &Store) -> Result<(), StoreError> {
+        let old = self.root.join("complaints.old");
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        fs::rename(&self.complaints, &old).map_err(io(&self.complaints))?;
+        fs::rename(&staging.complaints, &self.complaints).map_err(io(&staging.complaints))?;
+        fs::remove_dir_all(&old).map_err(io(&old))
+    }
+
+    /// Folder of the raw layer.
+    pub fn raw_dir(&self) -> PathBuf {
+        self.root.join("raw")
+    }
+
+    /// The key of the keyed hashes of personal data, created on first use.
+    pub fn pii_key(&self) -> Result<[u8; 32], StoreError> {
+        let path = self.root.join("keys").join("pii.key");
+        match fs::read(&path) {
+            Ok(bytes) => bytes.try_into().map_err(|_| StoreError::Corrupt {
+                path: path.display().to_string(),
+                message: "the PII key must be 32 bytes; restore it from a backup".into(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut seed = Vec::new();
+                seed.extend_from_slice(&std::process::id().to_le_bytes());
+                seed.extend_from_slice(format!("{:?}", std::time::SystemTime::now()).as_bytes());
+                seed.extend_from_slice(path.display().to_string().as_bytes());
+                if let Ok(mut f) = fs::File::open("/dev/urandom") {
+                    let mut buf = [0u8; 32];
+                    if std::io::Read::read_exact(&mut f, &mut buf).is_ok() {
+                        seed.extend_from_slice(&buf);
+                    }
+                }
+                let key = *blake3::hash(&seed).as_bytes();
+                write_atomic(&path, &key)?;
+                Ok(key)
+            }
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// All stored complaint files.
+    pub fn complaint_files(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut out = Vec::new();
+        collect_parquet(&self.complaints_dir(), &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+
+    /// Complaint ids already stored (for duplicate detection), as 64-bit numbers.
+    pub fn existing_ids(&self) -> Result<HashSet<u64>, StoreError> {
+        let mut ids = HashSet::new();
+        if self.complaint_files()?.is_empty() {
+            return Ok(ids);
+        }
+        let path = || self.complaints_dir().display().to_string();
+        let df = self
+            .scan()?
+            .select([col("complaint_id")])
+            .collect()
+            .map_err(|source| StoreError::Polars {
+                path: path(),
+                source,
+            })?;
+        let ca = df
+            .column("complaint_id")
+            .and_then(|c| c.str().cloned())
+            .map_err(|_| StoreError::Corrupt {
+                path: path(),
+                message: "complaint files lack a complaint_id string column".into(),
+            })?;
+        ids.reserve(ca.len());
+        ids.extend(
+            ca.iter()
+                .flatten()
+                .filter_map(|s| u64::from_str_radix(s, 16).ok()),
+        );
+        Ok(ids)
+    }
+
+    /// A lazy scan over every stored complaint, with `source` and `year` from the paths.
+    pub fn scan(&self) -> Result<LazyFrame, StoreError> {
+        let pattern = format!("{}/**/*.parquet", self.complaints_dir().display());
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions {
+                enabled: Some(true),
+                hive_start_idx: 0,
+                schema: None,
+                try_parse_dates: false,
+            },
+            ..Default::default()
+        };
+        LazyFrame::scan_parquet(PlRefPath::new(pattern.as_str()), args).map_err(|source| {
+            StoreError::Polars {
+                path: pattern,
+                source,
+            }
+        })
+    }
+
+    /// Writes one batch of complaints of `source`, one file per year partition, each
+    /// atomically. Part names are derived from the file fingerprint and batch number, so a
+    /// re-run after a kill rewrites the same names instead of adding new ones.
+    pub fn write_batch(
+        &self,
+        source: &str,
+        fingerprint: &str,
+        batch: u64,
+        rows: Vec<Complaint>,
+    ) -> Result<(), StoreError> {
+        let mut by_year: BTreeMap<Option<i32>, Vec<Complaint>> = BTreeMap::new();
+        for r in rows {
+            by_year
+                .entry(r.received_at.map(|d| chrono::Datelike::year(&d)))
+                .or_default()
+                .push(r);
+        }
+        for (year, rows) in by_year {
+            let year_dir = match year {
+                Some(y) => format!("year={y}"),
+                None => "year=__HIVE_DEFAULT_PARTITION__".to_string(),
+            };
+            let dir = self
+                .complaints_dir()
+                .join(format!("source={source}"))
+                .join(year_dir);
+            fs::create_dir_all(&dir).map_err(io(&dir))?;
+            let mut path = dir.join(format!("part-{fingerprint}-{batch:06}.parquet"));
+            let mut n = 1;
+            while path.exists() {
+                path = dir.join(format!("part-{fingerprint}-{batch:06}-{n}.parquet"));
+                n += 1;
+            }
+            let p = path.display().to_string();
+            let mut df = to_frame(&rows).map_err(|source| StoreError::Polars {
+                path: p.clone(),
+                source,
+            })?;
+            let tmp = tmp_path(&path);
+            let file = fs::File::create(&tmp).map_err(io(&tmp))?;
+            ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut df)
+                .map_err(|source| StoreError::Polars {
+                    path: p.clone(),
+                    source,
+                })?;
+            fs::rename(&tmp, &path).map_err(io(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Path of a file's manifest in the raw layer.
+    pub fn manifest_path(&self, fingerprint: &str) -> PathBuf {
+        self.raw_dir().join(format!("{fingerprint}.json"))
+    }
+
+    /// Writes a manifest atomically.
+    pub fn write_manifest(&self, m: &Manifest) -> Result<(), StoreError> {
+        let json = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
+        write_atomic(&self.manifest_path(&m.fingerprint), &json)
+    }
+
+    /// Every manifest of the raw layer, oldest first.
+    pub fn manifests(&self) -> Result<Vec<Manifest>, StoreError> {
+        let dir = self.raw_dir();
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io(&dir))? {
+            let path = entry.map_err(io(&dir))?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let bytes = fs::read(&path).map_err(io(&path))?;
+                let m: Manifest =
+                    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                        path: path.display().to_string(),
+                        message: format!("not a walletwatch manifest: {e}"),
+                    })?;
+                out.push(m);
+            }
+        }
+        out.sort_by(|a, b| {
+            a.ingested_at
+                .cmp(&b.ingested_at)
+                .then(a.origin.cmp(&b.origin))
+        });
+        Ok(out)
+    }
+
+    /// Writes the quarantine file of one input (replacing the previous run's).
+    pub fn write_quarantine(
+        &self,
+        source: &str,
+        fingerprint: &str,
+        origin: &str,
+        rejects: &[Reject],
+    ) -> Result<PathBuf, StoreError> {
+        let path = self
+            .root
+            .join("quarantine")
+            .join(format!("{source}-{fingerprint}.ndjson"));
+        let mut buf = Vec::new();
+        for r in rejects {
+            let line = serde_json::json!({"file": origin, "line": r.line, "reason": r.reason, "raw": r.raw});
+            serde_json::to_writer(&mut buf, &line).expect("json values always serialise");
+            buf.push(b'\n');
+        }
+        if rejects.is_empty() {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&path)(e)),
+            }
+        } else {
+            write_atomic(&path, &buf)?;
+        }
+        Ok(path)
+    }
+}
+
+fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_dir() {
+            collect_parquet(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

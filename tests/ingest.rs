@@ -1,0 +1,490 @@
+//! Ingest as a user runs it: real CFPB and 黑猫投诉 files from ../shared/data, the
+//! reconciliation line, idempotence, quarantine, encodings, bad files, crash and resume.
+
+mod util;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use util::{Dir, reconciliation, repo, shared};
+
+fn cfpb_csv() -> String {
+    shared("cfpb/complaints_sample_3000.csv")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn cfpb_csv_then_again_then_json_form_stores_each_complaint_once() {
+    let d = Dir::new();
+    let out = d.ok(&["ingest", "cfpb", &cfpb_csv()]);
+    assert!(
+        out.contains("read 3000 = stored 3000 + duplicates 0 + quarantined 0"),
+        "{out}"
+    );
+    let again = d.ok(&["ingest", "cfpb", &cfpb_csv()]);
+    assert_eq!(reconciliation(&again), (3000, 0, 3000, 0));
+    let json = d.ok(&[
+        "ingest",
+        "cfpb",
+        &shared("cfpb/complaints_sample_3000_api.jsonl.gz")
+            .display()
+            .to_string(),
+    ]);
+    assert_eq!(
+        reconciliation(&json),
+        (3000, 0, 3000, 0),
+        "same complaint ids in the JSON API form"
+    );
+}
+
+#[test]
+fn json_api_form_alone_stores_all_with_labels_and_dates() {
+    let d = Dir::new();
+    let out = d.ok(&[
+        "ingest",
+        "cfpb",
+        &shared("cfpb/complaints_sample_3000_api.jsonl.gz")
+            .display()
+            .to_string(),
+    ]);
+    assert_eq!(reconciliation(&out), (3000, 3000, 0, 0));
+    let csv = d.ok(&["export", "--format", "csv", "--source", "cfpb"]);
+    let (h, rows) = util::read_csv(&csv);
+    let at = |name: &str| h.iter().position(|c| c == name).expect(name);
+    let r = rows
+        .iter()
+        .find(|r| r[at("source_id")] == "4041896")
+        .expect("complaint 4041896");
+    assert_eq!(r[at("received_at")], "2021-01-01");
+    assert_eq!(r[at("issue")], "Trouble using the card");
+    assert_eq!(r[at("company_response")], "Closed with monetary relief");
+    assert_eq!(r[at("timely")], "Yes");
+    assert_eq!(r[at("lang")], "en");
+}
+
+/// Rewrites the current 16-column sample into the historical 18-column form (and the
+/// newest form with `Event tag`), with CFPB's column order and US dates.
+fn historical_form(with_event_tag: bool) -> String {
+    let mut r = csv::Reader::from_path(shared("cfpb/complaints_sample_3000.csv")).expect("sample");
+    let h: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = h[..11].to_vec();
+    header.push("Consumer consent provided?".into());
+    header.extend(h[11..15].iter().cloned());
+    header.push("Consumer disputed?".into());
+    header.push(h[15].clone());
+    if with_event_tag {
+        header.push("Event tag".into());
+    }
+    w.write_record(&header).expect("write");
+    for rec in r.records() {
+        let rec = rec.expect("record");
+        let f: Vec<&str> = rec.iter().collect();
+        let us_date = |iso: &str| {
+            let (y, rest) = iso.split_at(4);
+            format!("{}/{}/{}", &rest[1..3], &rest[4..6], &y[2..])
+        };
+        let mut row: Vec<String> = f[..11].iter().map(|s| s.to_string()).collect();
+        row[0] = us_date(f[0]);
+        row.push("Consent provided".into());
+        row.extend(f[11..15].iter().map(|s| s.to_string()));
+        row.push("N/A".into());
+        row.push(f[15].to_string());
+        if with_event_tag {
+            row.push(String::new());
+        }
+        w.write_record(&row).expect("write");
+    }
+    String::from_utf8(w.into_inner().expect("flush")).expect("utf-8")
+}
+
+#[test]
+fn historical_18_column_and_event_tag_forms_match_the_current_form() {
+    for tag in [false, true] {
+        let d = Dir::new();
+        let f = d.write("old.csv", historical_form(tag));
+        let out = d.ok(&["ingest", "cfpb", &f.display().to_string()]);
+        assert_eq!(reconciliation(&out), (3000, 3000, 0, 0), "event tag: {tag}");
+        // Same ids as the current form: nothing new.
+        let again = d.ok(&["ingest", "cfpb", &cfpb_csv()]);
+        assert_eq!(reconciliation(&again), (3000, 0, 3000, 0));
+    }
+}
+
+/// The first `n` data rows of the real sample, as CSV text lines (one record a line: the
+/// chosen rows have single-line narratives).
+fn sample_rows(n: usize) -> (String, Vec<csv::StringRecord>) {
+    let mut r = csv::Reader::from_path(shared("cfpb/complaints_sample_3000.csv")).expect("sample");
+    let header = r
+        .headers()
+        .expect("header")
+        .iter()
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows = r
+        .records()
+        .map(|x| x.expect("record"))
+        .filter(|x| !x[5].contains('\n') && !x[5].is_empty())
+        .take(n)
+        .collect();
+    (header, rows)
+}
+
+fn to_line(rec: &csv::StringRecord) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(rec).expect("write");
+    String::from_utf8(w.into_inner().expect("flush")).expect("utf-8")
+}
+
+#[test]
+fn broken_rows_are_quarantined_alone_with_line_and_reason() {
+    let (header, mut rows) = sample_rows(50);
+    // Row at line 11: an impossible date. Row at line 21: no narrative (not broken).
+    let mut bad_date = rows[9].clone();
+    let f: Vec<String> = bad_date.iter().map(str::to_string).collect();
+    let mut f2 = f.clone();
+    f2[0] = "2021-02-30".into();
+    bad_date = csv::StringRecord::from(f2);
+    rows[9] = bad_date;
+    let mut no_text: Vec<String> = rows[19].iter().map(str::to_string).collect();
+    no_text[5] = String::new();
+    rows[19] = csv::StringRecord::from(no_text);
+    let mut text = format!("{header}\n");
+    for (i, r) in rows.iter().enumerate() {
+        let mut line = to_line(r);
+        if i == 29 {
+            // Line 31: an unclosed quote opens in the narrative and never closes on its line.
+            let cut = line.find(",\"").map(|p| p + 1).unwrap_or_else(|| {
+                let at = line.match_indices(',').nth(4).expect("has fields").0;
+                line.insert(at + 1, '"');
+                at + 1
+            });
+            let closing = line[cut + 1..]
+                .find("\",")
+                .map(|p| p + cut + 1)
+                .expect("quoted narrative closes");
+            line.remove(closing);
+        }
+        text.push_str(&line);
+    }
+    let d = Dir::new();
+    let f = d.write("broken.csv", &text);
+    let out = d.ok(&["ingest", "cfpb", &f.display().to_string()]);
+    assert_eq!(reconciliation(&out), (50, 48, 0, 2), "{out}");
+    let q = std::fs::read_dir(d.store().join("quarantine"))
+        .expect("quarantine dir")
+        .next()
+        .expect("one file")
+        .expect("entry")
+        .path();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(q)
+        .expect("read")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["line"], 11);
+    assert!(
+        lines[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("impossible date \"2021-02-30\""),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["line"], 31);
+    let reason = lines[1]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("fields where the header has 16") || reason.contains("must be a number"),
+        "{reason}"
+    );
+    // The complaint without a narrative is stored.
+    let csv = d.ok(&["export", "--format", "csv"]);
+    let (_, exported) = util::read_csv(&csv);
+    assert!(
+        exported
+            .iter()
+            .any(|r| r[2] == rows[19][15] && r[7].is_empty()),
+        "narrative-less complaint stored"
+    );
+}
+
+#[test]
+fn heimao_ndjson_and_mojibake_csv_come_out_readable_and_deduplicated() {
+    let d = Dir::new();
+    let nd = d.ok(&[
+        "ingest",
+        "export",
+        &shared("heimao/heimao_2020_99.ndjson").display().to_string(),
+        "--mapping",
+        &repo("data/mappings/heimao_ndjson.toml")
+            .display()
+            .to_string(),
+    ]);
+    // One of the 99 saved records is an exact repeat of another.
+    assert_eq!(reconciliation(&nd), (99, 98, 1, 0));
+    let moj = d.ok(&[
+        "ingest",
+        "export",
+        &shared("heimao/heimao_2020_mojibake.csv")
+            .display()
+            .to_string(),
+        "--mapping",
+        &repo("data/mappings/heimao_csv.toml").display().to_string(),
+    ]);
+    let (read, stored, dups, quarantined) = reconciliation(&moj);
+    assert_eq!(quarantined, 3, "the three repeated header rows: {moj}");
+    assert_eq!(read, stored + dups + quarantined);
+    assert!(dups >= 280, "repaired rows match the NDJSON records: {moj}");
+    let out = d.ok(&["export", "--format", "ndjson", "--source", "heimao"]);
+    assert!(
+        out.contains("拼多多天天领红包虚假"),
+        "repaired titles are readable"
+    );
+    assert!(!out.contains("æ"), "no mojibake left");
+    assert!(out.contains("\"provider\":\"pinduoduo\""));
+}
+
+#[test]
+fn gbk_file_is_detected_or_forced_and_reads_as_chinese() {
+    // A GBK export made from real 黑猫投诉 text.
+    let src = std::fs::read_to_string(shared("heimao/heimao_2020_99.ndjson")).expect("read");
+    let mut csv = String::from("编号,标题,内容,对象\n");
+    for (i, line) in src.lines().take(30).enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let q = |k: &str| v[k].as_str().expect("string").replace('"', "\"\"");
+        csv.push_str(&format!(
+            "HM{i},\"{}\",\"{}\",\"{}\"\n",
+            q("投诉标题"),
+            q("投诉详情"),
+            q("投诉对象")
+        ));
+    }
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&csv);
+    assert!(!unmappable);
+    let d = Dir::new();
+    let f = d.write("gbk.csv", &gbk);
+    let map = d.write("map.toml", "source = \"gbk_test\"\n[fields]\nid = \"编号\"\ntitle = \"标题\"\ntext = \"内容\"\nprovider = \"对象\"\n");
+    let out = d.ok(&[
+        "ingest",
+        "export",
+        &f.display().to_string(),
+        "--mapping",
+        &map.display().to_string(),
+    ]);
+    assert_eq!(reconciliation(&out), (30, 30, 0, 0));
+    let exported = d.ok(&["export", "--format", "ndjson"]);
+    assert!(
+        exported.contains("拼多多天天领红包虚假"),
+        "{}",
+        &exported[..300.min(exported.len())]
+    );
+    // Forcing the encoding works too (and a wrong one is not silently accepted as text).
+    let d2 = Dir::new();
+    let f2 = d2.write("gbk.csv", &gbk);
+    let out = d2.ok(&[
+        "ingest",
+        "export",
+        &f2.display().to_string(),
+        "--mapping",
+        &map.display().to_string(),
+        "--encoding",
+        "gb18030",
+    ]);
+    assert_eq!(reconciliation(&out), (30, 30, 0, 0));
+    let bad = d2.fails(
+        &[
+            "ingest",
+            "export",
+            &f2.display().to_string(),
+            "--mapping",
+            &map.display().to_string(),
+            "--encoding",
+            "klingon",
+        ],
+        1,
+    );
+    assert!(bad.contains("unknown encoding"), "{bad}");
+}
+
+#[test]
+fn bad_files_get_one_clear_line_naming_the_file() {
+    let d = Dir::new();
+    let err = d.fails(&["ingest", "cfpb", "nope.csv"], 1);
+    assert!(err.starts_with("error: nope.csv: cannot open"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let empty = d.write("empty.csv", "");
+    let err = d.fails(&["ingest", "cfpb", &empty.display().to_string()], 1);
+    assert!(err.contains("empty.csv: the file is empty"), "{err}");
+    let wrong = d.write("wrong.csv", "a,b,c\n1,2,3\n");
+    let err = d.fails(&["ingest", "cfpb", &wrong.display().to_string()], 1);
+    assert!(
+        err.contains("wrong.csv: not a CFPB complaint export: missing column(s) Complaint ID"),
+        "{err}"
+    );
+    // A gzip cut short.
+    let gz = std::fs::read(shared("cfpb/complaints_sample_3000_api.jsonl.gz")).expect("read");
+    let cut = d.write("cut.jsonl.gz", &gz[..gz.len() / 2]);
+    let err = d.fails(&["ingest", "cfpb", &cut.display().to_string()], 1);
+    assert!(
+        err.contains("cut.jsonl.gz") && err.contains("truncated"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"));
+    // A mapping with an unknown field names it.
+    let map = d.write(
+        "m.toml",
+        "source = \"x\"\n[fields]\ntext = \"a\"\nbody = \"b\"\n",
+    );
+    let err = d.fails(
+        &[
+            "ingest",
+            "export",
+            &wrong.display().to_string(),
+            "--mapping",
+            &map.display().to_string(),
+        ],
+        1,
+    );
+    assert!(
+        err.contains("m.toml") && err.contains("unknown field \"body\""),
+        "{err}"
+    );
+    // Bad usage exits 2.
+    d.fails(&["ingest", "cfpb"], 2);
+}
+
+#[test]
+fn duckdb_reads_the_store_as_it_is() {
+    let d = Dir::new();
+    d.ok(&["ingest", "cfpb", &cfpb_csv()]);
+    let out = d.python(
+        "import sys, duckdb\n\
+         q = f\"SELECT count(*), count(DISTINCT complaint_id), count(*) FILTER (WHERE source = 'cfpb' AND year = 2024) FROM read_parquet('{sys.argv[1]}/complaints/**/*.parquet', hive_partitioning=true)\"\n\
+         print(*duckdb.connect().execute(q).fetchone())",
+        &[&d.store().display().to_string()],
+    );
+    let n: Vec<u64> = out
+        .split_whitespace()
+        .map(|x| x.parse().expect("number"))
+        .collect();
+    assert_eq!(n[0], 3000);
+    assert_eq!(n[1], 3000);
+    let in_2024 = std::fs::read_to_string(shared("cfpb/complaints_sample_3000.csv")).expect("read");
+    let mut r = csv::Reader::from_reader(in_2024.as_bytes());
+    let expected = r
+        .records()
+        .filter(|x| x.as_ref().expect("record")[0].starts_with("2024"))
+        .count() as u64;
+    assert_eq!(n[2], expected);
+}
+
+#[test]
+fn killed_ingest_leaves_a_readable_store_and_the_next_run_completes_it() {
+    let d = Dir::new();
+    let corpus = d.path().join("corpus.csv");
+    let generated = std::process::Command::new("python3")
+        .arg(util::shared("../bench/gen_corpus.py"))
+        .arg("60000")
+        .arg(&corpus)
+        .status()
+        .expect("run gen_corpus.py");
+    assert!(generated.success());
+    let corpus = corpus.display().to_string();
+    let mut child = d
+        .cmd(&["-q", "ingest", "cfpb", &corpus, "--batch-rows", "1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ingest");
+    // Kill it as soon as the first batches are in the store.
+    let parts = d.store().join("complaints");
+    let count_parts = || walk(&parts).len();
+    while count_parts() < 3 {
+        if child.try_wait().expect("poll").is_some() {
+            panic!("ingest finished before it could be killed; make the corpus bigger");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    let count = |d: &Dir| {
+        d.python(
+            "import sys, duckdb\nprint(*duckdb.connect().execute(f\"SELECT count(*), count(DISTINCT complaint_id) FROM read_parquet('{sys.argv[1]}/complaints/**/*.parquet', hive_partitioning=true)\").fetchone())",
+            &[&d.store().display().to_string()],
+        )
+    };
+    let partial: Vec<u64> = count(&d)
+        .split_whitespace()
+        .map(|x| x.parse().expect("n"))
+        .collect();
+    assert!(
+        partial[0] > 0 && partial[0] < 60000,
+        "store readable with part of the rows: {partial:?}"
+    );
+    assert_eq!(partial[0], partial[1]);
+    let out = d.ok(&["ingest", "cfpb", &corpus]);
+    let (read, stored, dups, q) = reconciliation(&out);
+    assert_eq!((read, q), (60000, 0));
+    assert_eq!(stored + dups, 60000);
+    assert_eq!(
+        dups, partial[0],
+        "the rows stored before the kill are recognised"
+    );
+    let total: Vec<u64> = count(&d)
+        .split_whitespace()
+        .map(|x| x.parse().expect("n"))
+        .collect();
+    assert_eq!(
+        total,
+        vec![60000, 60000],
+        "same totals as an uninterrupted run"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn normalise_rebuilds_the_table_from_the_raw_layer_alone() {
+    let d = Dir::new();
+    let src = d.write(
+        "c.csv",
+        std::fs::read(shared("cfpb/complaints_sample_3000.csv")).expect("read"),
+    );
+    d.ok(&["ingest", "cfpb", &src.display().to_string()]);
+    let before = d.ok(&["export", "--format", "csv"]);
+    std::fs::remove_file(&src).expect("remove the source file");
+    let out = d.ok(&["normalise"]);
+    assert_eq!(reconciliation(&out), (3000, 3000, 0, 0), "{out}");
+    let after = d.ok(&["export", "--format", "csv"]);
+    assert_eq!(before, after, "same table rebuilt");
+    // A changed alias table applies on rebuild.
+    let table = std::fs::read_to_string(repo("data/providers.toml"))
+        .expect("read")
+        .replace("\"Block, Inc.\", ", "");
+    let t = d.write("providers.toml", table);
+    d.ok(&["--providers", &t.display().to_string(), "normalise"]);
+    let csv = d.ok(&["export", "--format", "csv", "--provider", "block_inc"]);
+    assert!(util::read_csv(&csv).1.len() > 200);
+}

@@ -1,0 +1,143 @@
+//! Test harness: runs the real `walletwatch` binary in a fresh folder (after ripgrep's
+//! tests/util.rs). Failures print the command, its stdout and stderr.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh working folder with a store inside.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+/// The shared real data beside the checkout.
+pub fn shared(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "missing shared data file {} (../shared/ must sit beside the checkout)",
+        p.display()
+    );
+    p
+}
+
+/// A file of the repository.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+impl Dir {
+    pub fn new() -> Self {
+        Self {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.path().join("store")
+    }
+
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, bytes).expect("write fixture");
+        p
+    }
+
+    /// `walletwatch --store <store> ARGS…`, run in this folder.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_walletwatch"));
+        c.current_dir(self.path())
+            .arg("--store")
+            .arg(self.store())
+            .args(args);
+        c
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().expect("run walletwatch");
+        check(&out, true, args);
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs and expects failure with `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.cmd(args).output().expect("run walletwatch");
+        check(&out, false, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "exit code of {args:?}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).expect("utf-8 stderr")
+    }
+
+    /// Runs `python3 -c CODE ARGS…` in this folder, expecting success; returns stdout.
+    pub fn python(&self, code: &str, args: &[&str]) -> String {
+        let out = Command::new("python3")
+            .current_dir(self.path())
+            .arg("-c")
+            .arg(code)
+            .args(args)
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "python failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+}
+
+fn check(out: &Output, want_success: bool, args: &[&str]) {
+    if out.status.success() != want_success {
+        panic!(
+            "walletwatch {:?} exited with {:?} (wanted success={want_success})\n--- stdout\n{}\n--- stderr\n{}",
+            args,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Parses `read N = stored A + duplicates D + quarantined Q` out of some output.
+pub fn reconciliation(out: &str) -> (u64, u64, u64, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("read ") && l.contains(" = stored "))
+        .unwrap_or_else(|| panic!("no reconciliation line in:\n{out}"));
+    let nums: Vec<u64> = line[line.find("read ").expect("has read")..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("number"))
+        .collect();
+    (nums[0], nums[1], nums[2], nums[3])
+}
+
+/// Reads a CSV (optionally with BOM) into header + rows.
+pub fn read_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.expect("record").iter().map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
