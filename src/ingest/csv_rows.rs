@@ -285,10 +285,9 @@ impl<R: Read> CsvRows<R> {
             };
             let mut bad_utf8 = None;
             for &(canon, idx) in &self.columns {
-                let f = self
-                    .fields()
-                    .nth(idx)
-                    .expect("field count was checked against the header");
+                // The field count was checked against the header above.
+                let start = if idx == 0 { 0 } else { self.ends[idx - 1] };
+                let f = &self.out[start..self.ends[idx]];
                 match std::str::from_utf8(f) {
                     Ok("") => {}
                     Ok(s) => canon.set(&mut record, self.map.clean(s.to_string())),

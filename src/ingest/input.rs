@@ -49,18 +49,23 @@ pub fn fingerprint(path: &Path) -> Result<(String, u64), IngestError> {
 struct Tee<R> {
     inner: R,
     read: Arc<AtomicU64>,
-    copy: Option<Sender<Vec<u8>>>,
+    copy: Option<(Sender<Vec<u8>>, Receiver<Vec<u8>>)>,
 }
 
 impl<R: Read> Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read.fetch_add(n as u64, Ordering::Relaxed);
-        if let Some(tx) = &self.copy
+        if let Some((tx, recycled)) = &self.copy
             && n > 0
-            && tx.send(buf[..n].to_vec()).is_err()
         {
-            return Err(std::io::Error::other("the raw-copy writer stopped"));
+            // Reuse the writer's spent buffers: fresh megabyte buffers cost page faults.
+            let mut chunk = recycled.try_recv().unwrap_or_default();
+            chunk.clear();
+            chunk.extend_from_slice(&buf[..n]);
+            if tx.send(chunk).is_err() {
+                return Err(std::io::Error::other("the raw-copy writer stopped"));
+            }
         }
         Ok(n)
     }
@@ -75,17 +80,24 @@ pub struct RawCopy {
 }
 
 impl RawCopy {
-    fn start(path: PathBuf, compress: bool, rx: Receiver<Vec<u8>>) -> Result<Self, IngestError> {
+    fn start(
+        path: PathBuf,
+        compress: bool,
+        rx: Receiver<Vec<u8>>,
+        spent: Sender<Vec<u8>>,
+    ) -> Result<Self, IngestError> {
         let tmp = crate::store::tmp_path(&path);
         let file = File::create(&tmp).map_err(|e| IngestError::open(&tmp, e))?;
         let handle = std::thread::spawn(move || -> std::io::Result<()> {
             let mut w: Box<dyn std::io::Write> = if compress {
-                Box::new(zstd::Encoder::new(std::io::BufWriter::new(file), 1)?.auto_finish())
+                // A fast negative level: the copy must not slow ingest down (about 3x smaller).
+                Box::new(zstd::Encoder::new(std::io::BufWriter::new(file), -7)?.auto_finish())
             } else {
                 Box::new(std::io::BufWriter::new(file))
             };
             for chunk in rx {
                 w.write_all(&chunk)?;
+                let _ = spent.try_send(chunk);
             }
             w.flush()
         });
@@ -212,7 +224,11 @@ pub fn open(
     let (copy_tx, raw_copy) = match raw_path {
         Some(p) => {
             let (tx, rx) = bounded(16);
-            (Some(tx), Some(RawCopy::start(p, !gz, rx)?))
+            let (spent_tx, spent_rx) = bounded(16);
+            (
+                Some((tx, spent_rx)),
+                Some(RawCopy::start(p, !gz, rx, spent_tx)?),
+            )
         }
         None => (None, None),
     };

@@ -302,6 +302,7 @@ pub fn ingest(
     let mut rejects: Vec<Reject> = Vec::new();
     let batch_rows = opts.batch_rows.max(1);
 
+    let (source_ref, fp_ref) = (source.as_str(), fp.as_str());
     let result: Result<(), IngestError> = std::thread::scope(|scope| {
         let (tx, rx) = bounded::<Result<Vec<Result<RawRecord, Reject>>, IngestError>>(2);
         let mut rows = rows;
@@ -335,8 +336,23 @@ pub fn ingest(
                 }
             }
         });
+        // Writing (polars frame + Parquet encoding) overlaps the next batch's normalisation.
+        let (wtx, wrx) = bounded::<(u64, Vec<crate::schema::Complaint>)>(1);
+        let writer = scope.spawn(move || -> Result<(), StoreError> {
+            for (batch_no, rows) in wrx {
+                store.write_batch(&source_ref, &fp_ref, batch_no, rows)?;
+            }
+            Ok(())
+        });
         for (batch_no, msg) in rx.iter().enumerate() {
-            let items = msg?;
+            let items = match msg {
+                Ok(items) => items,
+                Err(e) => {
+                    drop(wtx);
+                    let _ = writer.join();
+                    return Err(e);
+                }
+            };
             counts.read += items.len() as u64;
             let (raw, bad): (Vec<_>, Vec<_>) = items.into_iter().partition(Result::is_ok);
             rejects.extend(bad.into_iter().filter_map(Result::err));
@@ -362,12 +378,19 @@ pub fn ingest(
                 }
             }
             counts.stored += keep.len() as u64;
-            if !keep.is_empty() {
-                store.write_batch(&source, &fp, batch_no as u64, keep)?;
+            if !keep.is_empty() && wtx.send((batch_no as u64, keep)).is_err() {
+                break; // the writer failed: its error is returned below
             }
             counts.quarantined = rejects.len() as u64;
             bar.set_position(bytes_read.load(Ordering::Relaxed));
         }
+        drop(wtx);
+        writer.join().map_err(|_| {
+            IngestError::Store(StoreError::Corrupt {
+                path: store.complaints_dir().display().to_string(),
+                message: "the Parquet writer thread panicked".into(),
+            })
+        })??;
         Ok(())
     });
     bar.finish_and_clear();

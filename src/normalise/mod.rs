@@ -36,7 +36,14 @@ pub struct Normaliser<'a> {
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    let mut s = v?;
+    let t = s.trim();
+    if t.len() != s.len() {
+        let (start, len) = (t.as_ptr() as usize - s.as_ptr() as usize, t.len());
+        s.truncate(start + len);
+        s.drain(..start);
+    }
+    (!s.is_empty()).then_some(s)
 }
 
 /// Trimmed text with Windows and old-Mac line ends made `\n`, so the same complaint exported

@@ -7,8 +7,13 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// Language of a complaint text: `zh`, `en` or `other`.
+/// Language of a complaint text: `zh`, `en` or `other`, judged on its first 256 bytes.
 pub fn detect_lang(text: &str) -> &'static str {
+    let mut end = text.len().min(256);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &text[..end];
     if text.is_ascii() {
         return ascii_lang(text);
     }
@@ -35,14 +40,6 @@ pub fn detect_lang(text: &str) -> &'static str {
 /// English unless the first words look like another Latin-script language (Spanish is
 /// the common one in US complaints). Cheap: looks at the first 60 words only.
 fn ascii_lang(text: &str) -> &'static str {
-    const EN: &[&str] = &[
-        "the", "and", "to", "i", "my", "was", "of", "a", "in", "they", "that", "it", "for", "is",
-        "not", "have",
-    ];
-    const OTHER: &[&str] = &[
-        "el", "la", "de", "que", "y", "los", "mi", "por", "con", "una", "para", "las", "del", "se",
-        "les", "est",
-    ];
     let (mut en, mut other, mut words) = (0, 0, 0);
     for w in text
         .split(|c: char| !c.is_ascii_alphabetic())
@@ -50,11 +47,19 @@ fn ascii_lang(text: &str) -> &'static str {
         .take(60)
     {
         words += 1;
-        let lw = w.to_ascii_lowercase();
-        if EN.contains(&lw.as_str()) {
-            en += 1;
-        } else if OTHER.contains(&lw.as_str()) {
-            other += 1;
+        if w.len() > 4 {
+            continue;
+        }
+        let mut lower = [0u8; 4];
+        for (d, s) in lower.iter_mut().zip(w.bytes()) {
+            *d = s.to_ascii_lowercase();
+        }
+        match &lower[..w.len()] {
+            b"the" | b"and" | b"to" | b"i" | b"my" | b"was" | b"of" | b"a" | b"in" | b"they"
+            | b"that" | b"it" | b"for" | b"is" | b"not" | b"have" => en += 1,
+            b"el" | b"la" | b"de" | b"que" | b"y" | b"los" | b"mi" | b"por" | b"con" | b"una"
+            | b"para" | b"las" | b"del" | b"se" | b"les" | b"est" => other += 1,
+            _ => {}
         }
     }
     if words == 0 || other > en {

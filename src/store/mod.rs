@@ -311,7 +311,7 @@ impl Store {
             let tmp = tmp_path(&path);
             let file = fs::File::create(&tmp).map_err(io(&tmp))?;
             ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Zstd(None))
+                .with_compression(ParquetCompression::Lz4Raw)
                 .finish(&mut df)
                 .map_err(|source| StoreError::Polars {
                     path: p.clone(),
