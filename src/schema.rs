@@ -144,3 +144,6 @@ pub const COLUMNS: &[&str] = &[
     "raw_file",
     "line",
 ];
+
+/// Store columns that are bookkeeping, not complaint data: kept out of exports.
+pub const STORE_ONLY: &[&str] = &["content_hash", "raw_file", "line"];

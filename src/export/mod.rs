@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::schema::{COLUMNS, STORE_ONLY};
 use crate::store::{Store, StoreError};
 
 /// Output format.
@@ -65,30 +66,18 @@ pub enum ExportError {
     Usage(String),
 }
 
-/// Columns exported, in order (see `docs/data-dictionary.md`).
-pub const EXPORT_COLUMNS: &[&str] = &[
-    "complaint_id",
-    "source",
-    "source_id",
-    "provider",
-    "provider_raw",
-    "received_at",
-    "title",
-    "text",
-    "lang",
-    "amount",
-    "currency",
-    "issue",
-    "sub_issue",
-    "product",
-    "sub_product",
-    "company_response",
-    "timely",
-    "status",
-    "demand",
-    "url",
-    "pii_hashes",
-];
+/// Columns exported, in order (see `docs/data-dictionary.md`): the store's columns with
+/// `source` after `complaint_id`, without the store's bookkeeping columns.
+pub fn export_columns() -> Vec<&'static str> {
+    let mut cols = vec![COLUMNS[0], "source"];
+    cols.extend(
+        COLUMNS[1..]
+            .iter()
+            .copied()
+            .filter(|c| !STORE_ONLY.contains(c)),
+    );
+    cols
+}
 
 /// Neutralises a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR at
 /// the start) by prefixing a `'`, as OWASP recommends.
@@ -142,7 +131,7 @@ fn filter_frame(path: &Path, opts: &ExportOptions) -> Result<Option<DataFrame>, 
     }
     let df = lf
         .with_column(lit(source).alias("source"))
-        .select(EXPORT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+        .select(export_columns().into_iter().map(col).collect::<Vec<_>>())
         .collect()
         .map_err(|source| ExportError::Polars { path: p, source })?;
     Ok((df.height() > 0).then_some(df))
@@ -219,8 +208,9 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
                 sink.write_all(b"\xEF\xBB\xBF").map_err(werr)?;
             }
             let mut w = csv::Writer::from_writer(&mut sink);
-            w.write_record(EXPORT_COLUMNS).map_err(|e| werr(e.into()))?;
-            let mut record: Vec<String> = Vec::with_capacity(EXPORT_COLUMNS.len());
+            w.write_record(export_columns())
+                .map_err(|e| werr(e.into()))?;
+            let mut record: Vec<String> = Vec::new();
             for f in &files {
                 let Some(df) = filter_frame(f, opts)? else {
                     continue;

@@ -46,10 +46,13 @@ pub fn fingerprint(path: &Path) -> Result<(String, u64), IngestError> {
 
 /// Counts bytes read from the underlying file (drives the progress bar) and, when asked,
 /// sends a copy of every chunk to the raw-copy writer.
+/// Chunks to the raw-copy writer, and its spent buffers back.
+type CopyChannels = (Sender<Vec<u8>>, Receiver<Vec<u8>>);
+
 struct Tee<R> {
     inner: R,
     read: Arc<AtomicU64>,
-    copy: Option<(Sender<Vec<u8>>, Receiver<Vec<u8>>)>,
+    copy: Option<CopyChannels>,
 }
 
 impl<R: Read> Read for Tee<R> {

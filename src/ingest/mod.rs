@@ -340,7 +340,7 @@ pub fn ingest(
         let (wtx, wrx) = bounded::<(u64, Vec<crate::schema::Complaint>)>(1);
         let writer = scope.spawn(move || -> Result<(), StoreError> {
             for (batch_no, rows) in wrx {
-                store.write_batch(&source_ref, &fp_ref, batch_no, rows)?;
+                store.write_batch(source_ref, fp_ref, batch_no, rows)?;
             }
             Ok(())
         });
