@@ -116,13 +116,14 @@ impl<R: Read> CsvRows<R> {
         Ok(rows)
     }
 
+    /// Bytes of field `idx` of the current record (`idx < nfields`).
+    fn field(&self, idx: usize) -> &[u8] {
+        let start = if idx == 0 { 0 } else { self.ends[idx - 1] };
+        &self.out[start..self.ends[idx]]
+    }
+
     fn fields(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends[..self.nfields].iter().map(move |&end| {
-            let f = &self.out[start..end];
-            start = end;
-            f
-        })
+        (0..self.nfields).map(|i| self.field(i))
     }
 
     fn fill(&mut self) -> Result<(), IngestError> {
@@ -286,8 +287,7 @@ impl<R: Read> CsvRows<R> {
             let mut bad_utf8 = None;
             for &(canon, idx) in &self.columns {
                 // The field count was checked against the header above.
-                let start = if idx == 0 { 0 } else { self.ends[idx - 1] };
-                let f = &self.out[start..self.ends[idx]];
+                let f = self.field(idx);
                 match std::str::from_utf8(f) {
                     Ok("") => {}
                     Ok(s) => canon.set(&mut record, self.map.clean(s.to_string())),

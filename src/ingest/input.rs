@@ -44,11 +44,11 @@ pub fn fingerprint(path: &Path) -> Result<(String, u64), IngestError> {
     Ok((format!("{:016x}", h.digest()), len))
 }
 
-/// Counts bytes read from the underlying file (drives the progress bar) and, when asked,
-/// sends a copy of every chunk to the raw-copy writer.
 /// Chunks to the raw-copy writer, and its spent buffers back.
 type CopyChannels = (Sender<Vec<u8>>, Receiver<Vec<u8>>);
 
+/// Counts bytes read from the underlying file (drives the progress bar) and, when asked,
+/// sends a copy of every chunk to the raw-copy writer.
 struct Tee<R> {
     inner: R,
     read: Arc<AtomicU64>,
