@@ -4,6 +4,7 @@
 //! [`ingest`] → [`normalise`] → (classify, detect, score: later stages) → [`export`].
 //! The [`cli`] only parses arguments and calls the stages.
 
+pub mod classify;
 pub mod cli;
 pub mod export;
 pub mod ingest;

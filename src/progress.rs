@@ -19,3 +19,20 @@ pub fn bar(total: u64, enabled: bool, what: &str) -> ProgressBar {
     bar.set_prefix(what.to_string());
     bar
 }
+
+/// A progress bar counting `total` items (`unit`: "files", "complaints"), hidden unless
+/// `enabled` and stderr is a terminal.
+pub fn counter(total: u64, enabled: bool, what: &str, unit: &str) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(&format!(
+        "{{prefix}} [{{bar:40}}] {{pos}}/{{len}} {unit} eta {{eta}}"
+    ))
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(what.to_string());
+    bar
+}

@@ -74,6 +74,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             providers: vec![],
             sources: vec![],
             langs: vec![],
+            categories: vec![],
             since: None,
             until: None,
             excel: true,

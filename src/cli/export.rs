@@ -13,7 +13,7 @@ use crate::store::Store;
 /// Options of `export`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Examples:\n  walletwatch export --format csv --provider cash_app --excel -o cash_app.csv\n  walletwatch export --format parquet --since 2024-01-01 -o 2024.parquet\n  walletwatch export --format ndjson --lang zh | head\n\nEvery column is documented in docs/data-dictionary.md. Text is always the masked text."
+    after_help = "Examples:\n  walletwatch export --format csv --provider cash_app --excel -o cash_app.csv\n  walletwatch export --format parquet --since 2024-01-01 -o 2024.parquet\n  walletwatch export --format ndjson --lang zh | head\n  walletwatch classify && walletwatch export --category fraud --category 账户被盗 -o fraud.csv\n\nEvery column is documented in docs/data-dictionary.md. Text is always the masked text."
 )]
 pub struct Args {
     /// Output format.
@@ -25,6 +25,10 @@ pub struct Args {
     /// Keep only this source (cfpb, heimao…); repeatable.
     #[arg(long, value_name = "S")]
     pub source: Vec<String>,
+    /// Keep only complaints with this category (fraud, fund_security, 诈骗…); repeatable.
+    /// Needs `walletwatch classify` first.
+    #[arg(long, value_name = "C", value_parser = parse_category)]
+    pub category: Vec<crate::classify::Category>,
     /// Keep only this language (zh, en, other); repeatable.
     #[arg(long, value_name = "L")]
     pub lang: Vec<String>,
@@ -40,6 +44,15 @@ pub struct Args {
     /// Output file (standard output when absent; required for Parquet).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+fn parse_category(s: &str) -> Result<crate::classify::Category, String> {
+    crate::classify::Category::parse(s).ok_or_else(|| {
+        format!(
+            "unknown category {s:?}; use one of {}, other",
+            crate::classify::Category::LABELS.map(|c| c.id()).join(", ")
+        )
+    })
 }
 
 /// Runs `export`.
@@ -58,6 +71,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         providers,
         sources: args.source,
         langs: args.lang,
+        categories: args.category,
         since: args.since,
         until: args.until,
         excel: args.excel,

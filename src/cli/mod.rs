@@ -1,6 +1,8 @@
 //! Command line: parses arguments and calls the stages. One file per command.
 
+mod classify;
 mod demo;
+mod eval;
 mod export;
 mod ingest;
 mod normalise;
@@ -51,6 +53,10 @@ pub enum Command {
     Normalise(normalise::Args),
     /// Export stored complaints as CSV, Parquet or NDJSON.
     Export(export::Args),
+    /// Classify stored complaints (or NDJSON lines) into the categories of DESIGN.md.
+    Classify(classify::Args),
+    /// Score a classifier against labelled data (CFPB CSV or NDJSON with labels).
+    Eval(eval::Args),
     /// Run the pipeline on the sample bundled in data/ and write reports/demo/.
     Demo(demo::Args),
 }
@@ -81,6 +87,17 @@ pub fn data_dir() -> PathBuf {
         local.to_path_buf()
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+    }
+}
+
+/// The repository's `models/` folder: `./models` when it holds the rules, else the one
+/// beside the sources.
+pub fn models_dir() -> PathBuf {
+    let local = Path::new("models");
+    if local.join("rules/rules.toml").exists() {
+        local.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
     }
 }
 
@@ -158,6 +175,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(cmd) => ingest::run(&ctx, cmd),
         Command::Normalise(args) => normalise::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
+        Command::Classify(args) => classify::run(&ctx, args),
+        Command::Eval(args) => eval::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::classify::table::{CLASS_COLUMNS, classification_of};
 use crate::schema::{COLUMNS, STORE_ONLY};
 use crate::store::{Store, StoreError};
 
@@ -36,6 +37,8 @@ pub struct ExportOptions {
     pub sources: Vec<String>,
     /// Languages to keep (all when empty).
     pub langs: Vec<String>,
+    /// Categories to keep (any of them; all when empty). Needs `classify` first.
+    pub categories: Vec<crate::classify::Category>,
     /// First day kept (inclusive).
     pub since: Option<NaiveDate>,
     /// Last day kept (inclusive).
@@ -67,7 +70,8 @@ pub enum ExportError {
 }
 
 /// Columns exported, in order (see `docs/data-dictionary.md`): the store's columns with
-/// `source` after `complaint_id`, without the store's bookkeeping columns.
+/// `source` after `complaint_id`, without the store's bookkeeping columns, then the
+/// classification columns (empty until `classify` has run).
 pub fn export_columns() -> Vec<&'static str> {
     let mut cols = vec![COLUMNS[0], "source"];
     cols.extend(
@@ -76,6 +80,7 @@ pub fn export_columns() -> Vec<&'static str> {
             .copied()
             .filter(|c| !STORE_ONLY.contains(c)),
     );
+    cols.extend(CLASS_COLUMNS.iter().copied());
     cols
 }
 
@@ -97,7 +102,29 @@ fn partition_of(path: &Path) -> Option<String> {
         .find_map(|n| n.strip_prefix("source=").map(str::to_string))
 }
 
-fn filter_frame(path: &Path, opts: &ExportOptions) -> Result<Option<DataFrame>, ExportError> {
+/// The classification of a part file as a frame keyed by `complaint_id`, or an all-null
+/// stand-in when the part is not classified yet.
+fn classes_of(store: &Store, part: &Path, opts: &ExportOptions) -> Result<Option<LazyFrame>, ExportError> {
+    let Some(file) = classification_of(store, part)? else {
+        if !opts.categories.is_empty() {
+            return Err(ExportError::Usage(format!(
+                "--category needs classified complaints, and {} is not classified yet: run `walletwatch classify` first",
+                part.display()
+            )));
+        }
+        return Ok(None);
+    };
+    let p = file.display().to_string();
+    let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .map_err(|source| ExportError::Polars { path: p.clone(), source })?;
+    Ok(Some(lf))
+}
+
+fn filter_frame(
+    store: &Store,
+    path: &Path,
+    opts: &ExportOptions,
+) -> Result<Option<DataFrame>, ExportError> {
     let source = partition_of(path).unwrap_or_default();
     if !opts.sources.is_empty() && !opts.sources.contains(&source) {
         return Ok(None);
@@ -129,11 +156,46 @@ fn filter_frame(path: &Path, opts: &ExportOptions) -> Result<Option<DataFrame>, 
     if let Some(u) = opts.until {
         lf = lf.filter(col("received_at").lt_eq(day(u)));
     }
-    let df = lf
+    lf = match classes_of(store, path, opts)? {
+        Some(classes) => lf.join(
+            classes,
+            [col("complaint_id")],
+            [col("complaint_id")],
+            JoinArgs::new(JoinType::Left),
+        ),
+        None => lf.with_columns([
+            lit(NULL).cast(DataType::List(Box::new(DataType::String))).alias("categories"),
+            lit(NULL).cast(DataType::String).alias("primary_category"),
+            lit(NULL).cast(DataType::String).alias("scores"),
+            lit(NULL).cast(DataType::String).alias("evidence"),
+            lit(NULL).cast(DataType::String).alias("classifier"),
+        ]),
+    };
+    let mut df = lf
         .with_column(lit(source).alias("source"))
         .select(export_columns().into_iter().map(col).collect::<Vec<_>>())
         .collect()
-        .map_err(|source| ExportError::Polars { path: p, source })?;
+        .map_err(|source| ExportError::Polars { path: p.clone(), source })?;
+    if !opts.categories.is_empty() {
+        let wanted: Vec<&str> = opts.categories.iter().map(|c| c.id()).collect();
+        let cats = df
+            .column("categories")
+            .and_then(|c| c.list().cloned())
+            .map_err(|source| ExportError::Polars { path: p.clone(), source })?;
+        let mask: BooleanChunked = cats
+            .amortized_iter()
+            .map(|row| {
+                Some(row.is_some_and(|s| {
+                    s.as_ref().str()
+                        .map(|ca| ca.iter().flatten().any(|c| wanted.contains(&c)))
+                        .unwrap_or(false)
+                }))
+            })
+            .collect();
+        df = df
+            .filter(&mask)
+            .map_err(|source| ExportError::Polars { path: p, source })?;
+    }
     Ok((df.height() > 0).then_some(df))
 }
 
@@ -212,7 +274,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
                 .map_err(|e| werr(e.into()))?;
             let mut record: Vec<String> = Vec::new();
             for f in &files {
-                let Some(df) = filter_frame(f, opts)? else {
+                let Some(df) = filter_frame(store, f, opts)? else {
                     continue;
                 };
                 let cols = df.columns();
@@ -237,7 +299,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
         }
         Format::Ndjson => {
             for f in &files {
-                let Some(df) = filter_frame(f, opts)? else {
+                let Some(df) = filter_frame(store, f, opts)? else {
                     continue;
                 };
                 let cols = df.columns();
@@ -259,7 +321,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
         Format::Parquet => {
             let mut writer: Option<polars::io::parquet::write::BatchedWriter<_>> = None;
             for f in &files {
-                let Some(df) = filter_frame(f, opts)? else {
+                let Some(df) = filter_frame(store, f, opts)? else {
                     continue;
                 };
                 if writer.is_none() {

@@ -114,7 +114,7 @@ impl Store {
         if !root.join("complaints").exists() && old.exists() {
             fs::rename(&old, root.join("complaints")).map_err(io(&old))?;
         }
-        for sub in ["complaints", "raw", "quarantine", "keys"] {
+        for sub in ["complaints", "classifications", "raw", "quarantine", "keys"] {
             let d = root.join(sub);
             fs::create_dir_all(&d).map_err(io(&d))?;
         }
@@ -176,7 +176,18 @@ impl Store {
         }
         fs::rename(&self.complaints, &old).map_err(io(&self.complaints))?;
         fs::rename(&staging.complaints, &self.complaints).map_err(io(&staging.complaints))?;
-        fs::remove_dir_all(&old).map_err(io(&old))
+        fs::remove_dir_all(&old).map_err(io(&old))?;
+        // Classifications were derived from the old table: `classify` must run again.
+        let classes = self.classifications_dir();
+        if classes.exists() {
+            fs::remove_dir_all(&classes).map_err(io(&classes))?;
+        }
+        fs::create_dir_all(&classes).map_err(io(&classes))
+    }
+
+    /// Folder of the classification table (see `classify::table`).
+    pub fn classifications_dir(&self) -> PathBuf {
+        self.root.join("classifications")
     }
 
     /// Folder of the raw layer.

@@ -1,0 +1,276 @@
+//! Classification: every complaint gets the categories of DESIGN.md, multi-label, with a
+//! score per label, the evidence, and the classifier's name and version.
+//!
+//! Classifiers share one interface ([`Classifier`]); the store keeps one classification
+//! table beside the complaint table ([`table`]); [`eval`] scores a classifier against
+//! labelled data. The rules classifier ([`rules`]) needs nothing installed; the model
+//! classifier (`bert`, a cargo feature) needs libtorch.
+
+pub mod eval;
+pub mod input;
+pub mod labels;
+pub mod rules;
+pub mod table;
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A category of DESIGN.md. `Other` is the answer when nothing fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// 交易失败: a payment, transfer, top-up, withdrawal or refund failed or is stuck.
+    FailedTransaction,
+    /// 资金安全: money left or was blocked without the user's consent.
+    FundSecurity,
+    /// 账户被盗: someone else got into the account.
+    AccountTakeover,
+    /// 个人信息泄露: personal data exposed or misused.
+    DataLeak,
+    /// 诈骗: the user was deceived into paying.
+    Fraud,
+    /// 客服与处理: service unreachable, complaints ignored, restrictions, fees, rules.
+    Service,
+    /// Nothing fits.
+    Other,
+}
+
+impl Category {
+    /// The six real categories, in DESIGN.md's order (`Other` excluded).
+    pub const LABELS: [Category; 6] = [
+        Category::FailedTransaction,
+        Category::FundSecurity,
+        Category::AccountTakeover,
+        Category::DataLeak,
+        Category::Fraud,
+        Category::Service,
+    ];
+
+    /// The id used in files and output (`fund_security`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Category::FailedTransaction => "failed_transaction",
+            Category::FundSecurity => "fund_security",
+            Category::AccountTakeover => "account_takeover",
+            Category::DataLeak => "data_leak",
+            Category::Fraud => "fraud",
+            Category::Service => "service",
+            Category::Other => "other",
+        }
+    }
+
+    /// The Chinese name (资金安全).
+    pub fn zh(self) -> &'static str {
+        match self {
+            Category::FailedTransaction => "交易失败",
+            Category::FundSecurity => "资金安全",
+            Category::AccountTakeover => "账户被盗",
+            Category::DataLeak => "个人信息泄露",
+            Category::Fraud => "诈骗",
+            Category::Service => "客服与处理",
+            Category::Other => "其他",
+        }
+    }
+
+    /// Index into [`Category::LABELS`] (`None` for `Other`).
+    pub fn index(self) -> Option<usize> {
+        Category::LABELS.iter().position(|c| *c == self)
+    }
+
+    /// Parses an id or a Chinese name.
+    pub fn parse(s: &str) -> Option<Category> {
+        let s = s.trim();
+        Category::LABELS
+            .into_iter()
+            .chain([Category::Other])
+            .find(|c| c.id().eq_ignore_ascii_case(s) || c.zh() == s)
+    }
+
+    /// The category of a CFPB `Issue`, by DESIGN.md's table; `None` for issues that are not
+    /// mapped ("Other transaction problem" and anything unknown).
+    pub fn from_cfpb_issue(issue: &str) -> Option<Category> {
+        match issue.trim() {
+            "Fraud or scam" => Some(Category::Fraud),
+            "Unauthorized transactions or other transaction problem"
+            | "Trouble accessing funds in your mobile or digital wallet" => {
+                Some(Category::FundSecurity)
+            }
+            "Money was not available when promised"
+            | "Wrong amount charged or received"
+            | "Problem adding money" => Some(Category::FailedTransaction),
+            "Problem with customer service"
+            | "Other service problem"
+            | "Managing, opening, or closing your mobile wallet account"
+            | "Unexpected or other fees"
+            | "Confusing or missing disclosures"
+            | "Confusing or misleading advertising or marketing" => Some(Category::Service),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Why a label was given: the phrases that matched, or the model and its score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// The category this evidence is for.
+    pub category: Category,
+    /// Which classifier decided (`rules`, `bert`; under `auto` the one that was trusted).
+    pub by: &'static str,
+    /// Matched phrases (rules) or a description of the model's decision.
+    pub detail: Vec<String>,
+}
+
+/// One complaint's classification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    /// Assigned labels, highest score first; `[other]` when nothing fits.
+    pub categories: Vec<Category>,
+    /// The highest-scoring assigned label, or `other`.
+    pub primary_category: Category,
+    /// Score per real category, in [0, 1], in [`Category::LABELS`] order.
+    pub scores: [f32; 6],
+    /// Evidence for each assigned label (and for labels suppressed by a negation).
+    pub evidence: Vec<Evidence>,
+    /// Classifier name and version (`rules@1.0+3f9a…`).
+    pub classifier: String,
+}
+
+impl Classification {
+    /// Builds the labels from scores and a threshold: every category at or above the
+    /// threshold, highest first; `other` when none is.
+    pub fn from_scores(
+        scores: [f32; 6],
+        threshold: f32,
+        evidence: Vec<Evidence>,
+        classifier: String,
+    ) -> Self {
+        let mut assigned: Vec<(Category, f32)> = Category::LABELS
+            .into_iter()
+            .zip(scores)
+            .filter(|(_, s)| *s >= threshold)
+            .collect();
+        assigned.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let categories: Vec<Category> = if assigned.is_empty() {
+            vec![Category::Other]
+        } else {
+            assigned.iter().map(|(c, _)| *c).collect()
+        };
+        Self {
+            primary_category: categories[0],
+            categories,
+            scores,
+            evidence,
+            classifier,
+        }
+    }
+
+    /// The scores as a JSON object keyed by category id, rounded to 3 decimals.
+    pub fn scores_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for (c, s) in Category::LABELS.iter().zip(self.scores) {
+            let r = (f64::from(s) * 1000.0).round() / 1000.0;
+            m.insert(c.id().to_string(), serde_json::json!(r));
+        }
+        serde_json::Value::Object(m)
+    }
+
+    /// The NDJSON line of `classify --input`: `id`, `categories`, `primary_category`,
+    /// `scores`, `evidence`, `classifier`.
+    pub fn to_json(&self, id: &serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "id": id,
+            "categories": self.categories,
+            "primary_category": self.primary_category,
+            "scores": self.scores_json(),
+            "evidence": self.evidence,
+            "classifier": self.classifier,
+        })
+    }
+}
+
+/// Which classifier to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassifierKind {
+    /// Lexicons and patterns from `models/rules/` (the default; needs nothing installed).
+    Rules,
+    /// Sentence embeddings from a transformer plus the trained head (`bert` build only).
+    Bert,
+    /// The model where it is trustworthy for the language, rules otherwise.
+    Auto,
+}
+
+/// Builds a classifier from the models folder.
+pub fn build_classifier(
+    kind: ClassifierKind,
+    models: &std::path::Path,
+) -> anyhow::Result<Box<dyn Classifier>> {
+    match kind {
+        ClassifierKind::Rules => Ok(Box::new(rules::Rules::load(&models.join("rules"))?)),
+        ClassifierKind::Bert | ClassifierKind::Auto => anyhow::bail!(
+            "this walletwatch was built without the `bert` feature; build it with \
+             `cargo build --release --features bert` (see README, \"Model classifier\"), \
+             or use --classifier rules"
+        ),
+    }
+}
+
+/// A text to classify.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc<'a> {
+    /// Title, if any (weighs more than the body in the rules).
+    pub title: Option<&'a str>,
+    /// Body text.
+    pub text: &'a str,
+}
+
+/// Anything that classifies complaints.
+pub trait Classifier: Send + Sync {
+    /// Name and version, stored with every result.
+    fn name(&self) -> &str;
+    /// Classifies a batch (models batch for speed; rules simply map).
+    fn classify_batch(&self, docs: &[Doc<'_>]) -> anyhow::Result<Vec<Classification>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cfpb_issue_mapping_follows_design() {
+        assert_eq!(
+            Category::from_cfpb_issue("Fraud or scam"),
+            Some(Category::Fraud)
+        );
+        assert_eq!(
+            Category::from_cfpb_issue("Problem adding money"),
+            Some(Category::FailedTransaction)
+        );
+        assert_eq!(Category::from_cfpb_issue("Other transaction problem"), None);
+        assert_eq!(Category::parse("资金安全"), Some(Category::FundSecurity));
+        assert_eq!(Category::parse("Fraud"), Some(Category::Fraud));
+    }
+
+    #[test]
+    fn nothing_above_threshold_is_other() {
+        let c = Classification::from_scores([0.1; 6], 0.5, vec![], "t".into());
+        assert_eq!(c.categories, vec![Category::Other]);
+        let c = Classification::from_scores(
+            [0.6, 0.0, 0.0, 0.0, 0.9, 0.0],
+            0.5,
+            vec![],
+            "t".into(),
+        );
+        assert_eq!(
+            c.categories,
+            vec![Category::Fraud, Category::FailedTransaction]
+        );
+        assert_eq!(c.primary_category, Category::Fraud);
+    }
+}

@@ -1,0 +1,585 @@
+//! The rules classifier: bilingual lexicons and patterns kept as data under
+//! `models/rules/`, compiled once into one Aho-Corasick automaton plus a regex set.
+//!
+//! Each category file (`fraud.toml`, …) holds groups of phrases with a weight; a phrase
+//! ending in `*` also matches longer words (`scam*`: scams, scammer, scammed); English
+//! phrases match whole words, Chinese ones anywhere (no spaces needed). A phrase in a
+//! negatable group that follows a negation cue in the same clause (`not a scam`,
+//! `不是诈骗`) counts for nothing and is shown as negated evidence. `rules.toml` holds the
+//! threshold, the score scale, the title weight and the negation cues.
+//!
+//! A category's score is `1 - exp(-w / scale)`, where `w` sums the weights of the
+//! distinct phrases and patterns found (a phrase in the title weighs `title_weight`
+//! times more); a category is assigned when its score reaches `threshold`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::RegexSet;
+use serde::Deserialize;
+
+use super::{Category, Classification, Classifier, Doc, Evidence};
+
+/// A rules file that cannot be used, with the file and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct RulesError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when the whole file is concerned).
+    pub line: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    version: String,
+    threshold: f32,
+    scale: f32,
+    title_weight: f32,
+    negation: NegationFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NegationFile {
+    /// English cue words, matched as whole words among the last `window_words` words.
+    cues: Vec<String>,
+    /// Chinese cues, matched among the last `window_chars` characters.
+    zh_cues: Vec<String>,
+    window_words: usize,
+    window_chars: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryFile {
+    category: toml::Spanned<String>,
+    #[serde(default)]
+    terms: Vec<TermGroup>,
+    #[serde(default)]
+    patterns: Vec<PatternEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TermGroup {
+    weight: toml::Spanned<f32>,
+    #[serde(default = "yes")]
+    negatable: bool,
+    phrases: Vec<toml::Spanned<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternEntry {
+    name: String,
+    weight: f32,
+    regex: toml::Spanned<String>,
+}
+
+/// One use of a phrase by a category.
+#[derive(Debug, Clone, Copy)]
+struct Use {
+    category: usize,
+    weight: f32,
+    negatable: bool,
+}
+
+#[derive(Debug)]
+struct Phrase {
+    /// Whether the phrase may run on into a longer word (`scam*`).
+    wildcard: bool,
+    /// Whether the phrase starts / ends with an ASCII word character (needs a boundary).
+    word_start: bool,
+    word_end: bool,
+    uses: Vec<Use>,
+}
+
+#[derive(Debug)]
+struct Pattern {
+    category: usize,
+    name: String,
+    weight: f32,
+}
+
+/// The compiled rules.
+pub struct Rules {
+    name: String,
+    threshold: f32,
+    scale: f32,
+    title_weight: f32,
+    automaton: AhoCorasick,
+    phrases: Vec<Phrase>,
+    regexes: RegexSet,
+    patterns: Vec<Pattern>,
+    cues: Vec<String>,
+    zh_cues: Vec<String>,
+    window_words: usize,
+    window_chars: usize,
+}
+
+impl fmt::Debug for Rules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rules")
+            .field("name", &self.name)
+            .field("phrases", &self.phrases.len())
+            .field("patterns", &self.patterns.len())
+            .finish()
+    }
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())].matches('\n').count() + 1
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Characters that end a clause: a negation does not reach past them.
+fn is_clause_break(c: char) -> bool {
+    matches!(
+        c,
+        '.' | ',' | ';' | ':' | '!' | '?' | '\n' | '，' | '。' | '；' | '：' | '！' | '？' | '、'
+    )
+}
+
+impl Rules {
+    /// Loads `rules.toml` and every other `*.toml` of `dir` (one file per category).
+    pub fn load(dir: &Path) -> Result<Self, RulesError> {
+        let whole = |file: &Path, message: String| RulesError {
+            file: file.display().to_string(),
+            line: 0,
+            message,
+        };
+        let settings_path = dir.join("rules.toml");
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| whole(p, format!("cannot read: {e}")))
+        };
+        let settings_src = read(&settings_path)?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| whole(dir, format!("cannot list the rules folder: {e}")))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "toml")
+                    && p.file_name().is_some_and(|n| n != "rules.toml")
+            })
+            .collect();
+        files.sort();
+        let mut sources = Vec::new();
+        for f in &files {
+            sources.push((f.display().to_string(), read(f)?));
+        }
+        Self::from_sources(
+            (&settings_path.display().to_string(), &settings_src),
+            &sources,
+        )
+    }
+
+    /// Compiles rules from file contents: `(name, text)` of `rules.toml`, then of each
+    /// category file.
+    pub fn from_sources(
+        settings: (&str, &str),
+        category_files: &[(String, String)],
+    ) -> Result<Self, RulesError> {
+        let err = |file: &str, src: &str, offset: usize, message: String| RulesError {
+            file: file.to_string(),
+            line: line_of(src, offset),
+            message,
+        };
+        let parse_err = |file: &str, src: &str, e: toml::de::Error| RulesError {
+            file: file.to_string(),
+            line: e.span().map_or(0, |s| line_of(src, s.start)),
+            message: e.message().trim().to_string(),
+        };
+        let (sname, ssrc) = settings;
+        let s: SettingsFile = toml::from_str(ssrc).map_err(|e| parse_err(sname, ssrc, e))?;
+        if !(s.threshold > 0.0 && s.threshold < 1.0) {
+            return Err(err(sname, ssrc, 0, "threshold must be between 0 and 1".into()));
+        }
+        if s.scale <= 0.0 || s.title_weight <= 0.0 {
+            return Err(err(
+                sname,
+                ssrc,
+                0,
+                "scale and title_weight must be positive".into(),
+            ));
+        }
+
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(ssrc.as_bytes());
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut phrases: Vec<Phrase> = Vec::new();
+        let mut regexes: Vec<String> = Vec::new();
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut seen_categories: HashMap<Category, String> = HashMap::new();
+        for (file, src) in category_files {
+            hasher.update(file.rsplit('/').next().unwrap_or(file).as_bytes());
+            hasher.update(src.as_bytes());
+            let cf: CategoryFile = toml::from_str(src).map_err(|e| parse_err(file, src, e))?;
+            let cat = Category::parse(cf.category.get_ref())
+                .and_then(|c| c.index().map(|i| (c, i)))
+                .ok_or_else(|| {
+                    err(
+                        file,
+                        src,
+                        cf.category.span().start,
+                        format!(
+                            "unknown category {:?}; use one of {}",
+                            cf.category.get_ref(),
+                            Category::LABELS.map(|c| c.id()).join(", ")
+                        ),
+                    )
+                })?;
+            if let Some(other) = seen_categories.insert(cat.0, file.clone()) {
+                return Err(err(
+                    file,
+                    src,
+                    cf.category.span().start,
+                    format!("category {} is already defined in {other}", cat.0),
+                ));
+            }
+            for group in &cf.terms {
+                let w = *group.weight.get_ref();
+                if !w.is_finite() || w == 0.0 {
+                    return Err(err(
+                        file,
+                        src,
+                        group.weight.span().start,
+                        "weight must be a non-zero number".into(),
+                    ));
+                }
+                for p in &group.phrases {
+                    let raw = p.get_ref().trim();
+                    let wildcard = raw.ends_with('*');
+                    let text = raw.trim_end_matches('*').to_lowercase();
+                    if text.trim().is_empty() || text.contains('*') {
+                        return Err(err(
+                            file,
+                            src,
+                            p.span().start,
+                            format!("bad phrase {raw:?}: empty, or `*` not at the end"),
+                        ));
+                    }
+                    let use_ = Use {
+                        category: cat.1,
+                        weight: w,
+                        negatable: group.negatable,
+                    };
+                    match index.get(&text) {
+                        Some(&i) => {
+                            if phrases[i].wildcard != wildcard {
+                                return Err(err(
+                                    file,
+                                    src,
+                                    p.span().start,
+                                    format!(
+                                        "phrase {raw:?} appears elsewhere with a different `*`"
+                                    ),
+                                ));
+                            }
+                            if phrases[i].uses.iter().any(|u| u.category == cat.1) {
+                                return Err(err(
+                                    file,
+                                    src,
+                                    p.span().start,
+                                    format!("phrase {raw:?} is listed twice for {}", cat.0),
+                                ));
+                            }
+                            phrases[i].uses.push(use_);
+                        }
+                        None => {
+                            let b = text.as_bytes();
+                            phrases.push(Phrase {
+                                wildcard,
+                                word_start: is_word(b[0]),
+                                word_end: is_word(b[b.len() - 1]),
+                                uses: vec![use_],
+                            });
+                            index.insert(text.clone(), texts.len());
+                            texts.push(text);
+                        }
+                    }
+                }
+            }
+            for p in &cf.patterns {
+                if let Err(e) = regex::Regex::new(p.regex.get_ref()) {
+                    return Err(err(
+                        file,
+                        src,
+                        p.regex.span().start,
+                        format!("bad regex in pattern {:?}: {e}", p.name),
+                    ));
+                }
+                regexes.push(p.regex.get_ref().clone());
+                patterns.push(Pattern {
+                    category: cat.1,
+                    name: p.name.clone(),
+                    weight: p.weight,
+                });
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
+            .build(&texts)
+            .map_err(|e| RulesError {
+                file: "models/rules".into(),
+                line: 0,
+                message: format!("cannot compile the phrases: {e}"),
+            })?;
+        let regexes = RegexSet::new(&regexes).map_err(|e| RulesError {
+            file: "models/rules".into(),
+            line: 0,
+            message: format!("cannot compile the patterns together: {e}"),
+        })?;
+        let hash = hasher.digest();
+        Ok(Self {
+            name: format!("rules@{}+{:08x}", s.version, hash >> 32),
+            threshold: s.threshold,
+            scale: s.scale,
+            title_weight: s.title_weight,
+            automaton,
+            phrases,
+            regexes,
+            patterns,
+            cues: s.negation.cues.iter().map(|c| c.to_lowercase()).collect(),
+            zh_cues: s.negation.zh_cues,
+            window_words: s.negation.window_words,
+            window_chars: s.negation.window_chars,
+        })
+    }
+
+    /// Number of phrases and patterns (for `--help`-level summaries and tests).
+    pub fn size(&self) -> (usize, usize) {
+        (self.phrases.len(), self.patterns.len())
+    }
+
+    /// Whether the clause before `start` in `text` holds a negation cue close enough.
+    fn negated(&self, text: &str, start: usize) -> bool {
+        let before = &text[..start];
+        let clause_start = before
+            .char_indices()
+            .rev()
+            .take(80)
+            .find(|(_, c)| is_clause_break(*c))
+            .map_or_else(
+                || before.char_indices().rev().take(80).last().map_or(0, |(i, _)| i),
+                |(i, c)| i + c.len_utf8(),
+            );
+        let clause = &before[clause_start..];
+        // Chinese: a cue among the last few characters.
+        let tail: String = {
+            let chars: Vec<char> = clause.chars().filter(|c| !c.is_whitespace()).collect();
+            chars[chars.len().saturating_sub(self.window_chars)..]
+                .iter()
+                .collect()
+        };
+        if self.zh_cues.iter().any(|c| tail.contains(c.as_str())) {
+            return true;
+        }
+        // English: a cue word among the last few words.
+        clause
+            .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+            .filter(|w| !w.is_empty())
+            .rev()
+            .take(self.window_words)
+            .any(|w| {
+                let w = w.to_lowercase();
+                w.ends_with("n't") || w.ends_with("n’t") || self.cues.contains(&w)
+            })
+    }
+
+    fn scan(&self, text: &str, mult: f32, weights: &mut [f32; 6], found: &mut Found) {
+        let bytes = text.as_bytes();
+        for m in self.automaton.find_iter(text) {
+            let p = &self.phrases[m.pattern().as_usize()];
+            if p.word_start && m.start() > 0 && is_word(bytes[m.start() - 1]) {
+                continue;
+            }
+            if p.word_end && !p.wildcard && m.end() < bytes.len() && is_word(bytes[m.end()]) {
+                continue;
+            }
+            let id = m.pattern().as_usize();
+            let mut negated = None;
+            for u in &p.uses {
+                let neg = u.negatable
+                    && *negated.get_or_insert_with(|| self.negated(text, m.start()));
+                let key = (id, u.category);
+                let surface = || {
+                    // The phrase as written, widened to the whole word for `scam*`.
+                    let mut end = m.end();
+                    if p.wildcard {
+                        while end < bytes.len() && is_word(bytes[end]) {
+                            end += 1;
+                        }
+                    }
+                    text[m.start()..end].to_string()
+                };
+                if neg {
+                    if !found.negated.iter().any(|(k, _)| *k == key) {
+                        found.negated.push((key, surface()));
+                    }
+                    continue;
+                }
+                match found.hits.iter_mut().find(|(k, _, _)| *k == key) {
+                    Some(h) => {
+                        // Counted once; a title occurrence upgrades the weight.
+                        if mult > h.2 {
+                            weights[u.category] += u.weight * (mult - h.2);
+                            h.2 = mult;
+                        }
+                    }
+                    None => {
+                        weights[u.category] += u.weight * mult;
+                        found.hits.push((key, surface(), mult));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Classifies one text.
+    pub fn classify(&self, doc: Doc<'_>) -> Classification {
+        let mut weights = [0f32; 6];
+        let mut found = Found::default();
+        if let Some(t) = doc.title {
+            self.scan(t, self.title_weight, &mut weights, &mut found);
+        }
+        self.scan(doc.text, 1.0, &mut weights, &mut found);
+        let mut pattern_hits: Vec<usize> = Vec::new();
+        if !self.patterns.is_empty() {
+            for t in doc.title.into_iter().chain([doc.text]) {
+                for i in self.regexes.matches(t).into_iter() {
+                    if !pattern_hits.contains(&i) {
+                        pattern_hits.push(i);
+                        weights[self.patterns[i].category] += self.patterns[i].weight;
+                    }
+                }
+            }
+        }
+        let mut scores = [0f32; 6];
+        for (s, w) in scores.iter_mut().zip(weights) {
+            *s = if w > 0.0 {
+                1.0 - (-w / self.scale).exp()
+            } else {
+                0.0
+            };
+        }
+        let mut evidence = Vec::new();
+        for (ci, cat) in Category::LABELS.into_iter().enumerate() {
+            let mut detail: Vec<String> = found
+                .hits
+                .iter()
+                .filter(|((_, c), _, _)| *c == ci)
+                .map(|(_, s, _)| s.clone())
+                .collect();
+            detail.extend(
+                pattern_hits
+                    .iter()
+                    .filter(|i| self.patterns[**i].category == ci)
+                    .map(|i| format!("pattern:{}", self.patterns[*i].name)),
+            );
+            detail.extend(
+                found
+                    .negated
+                    .iter()
+                    .filter(|((_, c), _)| *c == ci)
+                    .map(|(_, s)| format!("negated:{s}")),
+            );
+            if !detail.is_empty() {
+                detail.truncate(12);
+                evidence.push(Evidence {
+                    category: cat,
+                    by: "rules",
+                    detail,
+                });
+            }
+        }
+        let mut c = Classification::from_scores(scores, self.threshold, evidence, self.name.clone());
+        // Evidence of assigned labels first.
+        let order = |cat: Category| c.categories.iter().position(|x| *x == cat).unwrap_or(99);
+        c.evidence.sort_by_key(|e| order(e.category));
+        c
+    }
+}
+
+#[derive(Default)]
+struct Found {
+    /// ((phrase, category), surface text, multiplier counted).
+    hits: Vec<((usize, usize), String, f32)>,
+    negated: Vec<((usize, usize), String)>,
+}
+
+impl Classifier for Rules {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn classify_batch(&self, docs: &[Doc<'_>]) -> anyhow::Result<Vec<Classification>> {
+        Ok(docs.iter().map(|d| self.classify(*d)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SETTINGS: &str = r#"
+version = "t"
+threshold = 0.5
+scale = 2.0
+title_weight = 1.5
+[negation]
+cues = ["not", "no", "never"]
+zh_cues = ["不是", "并非", "没有"]
+window_words = 3
+window_chars = 4
+"#;
+
+    fn rules(cat: &str) -> Result<Rules, RulesError> {
+        Rules::from_sources(("rules.toml", SETTINGS), &[("c.toml".into(), cat.into())])
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = rules("category = \"fraud\"\n\n[[terms]]\nweight = 2.0\nphrases = [\"ok\", \"bad*x\"]\n")
+            .unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("c.toml", 5), "{e}");
+        let e = rules("category = \"fraud\"\n[[patterns]]\nname = \"x\"\nweight = 1.0\nregex = \"(\"\n")
+            .unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        let e = rules("category = \"frod\"\n").unwrap_err();
+        assert!(e.to_string().contains("unknown category"), "{e}");
+        let e = rules("category = \"fraud\"\nterms = 3\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn words_wildcards_chinese_and_negation() {
+        let r = rules(
+            "category = \"fraud\"\n[[terms]]\nweight = 3.0\nphrases = [\"scam*\", \"诈骗\", \"fake\"]\n",
+        )
+        .unwrap();
+        let fraud = |t: &str| r.classify(Doc { title: None, text: t }).scores[4];
+        assert!(fraud("I was SCAMMED by a seller") > 0.5);
+        assert!(fraud("这是诈骗") > 0.5);
+        assert_eq!(fraud("the fakes were real: fakeness"), 0.0, "fake needs a whole word");
+        assert_eq!(fraud("This is not a scam, they said"), 0.0);
+        assert_eq!(fraud("客服说这不是诈骗"), 0.0);
+        assert!(fraud("It was not my fault. It was a scam.") > 0.5, "negation stops at the clause end");
+        let c = r.classify(Doc { title: None, text: "not a scam" });
+        assert_eq!(c.categories, vec![Category::Other]);
+        assert_eq!(c.evidence[0].detail, vec!["negated:scam"]);
+    }
+}

@@ -1,0 +1,253 @@
+//! The classification table of the store: `classifications/source=…/year=…/`, one file
+//! beside each complaint part file (`part-X.parquet` → `part-X.<tag>.parquet`, where `tag`
+//! names the classifier and its version). Classifying is incremental and idempotent: a
+//! part already classified by the same classifier version is skipped; a new version
+//! replaces the old file atomically.
+//!
+//! Columns: `complaint_id`, `categories` (list of ids), `primary_category`, `scores`
+//! (JSON object, id → score), `evidence` (JSON array), `classifier`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::{Category, Classification, Classifier, Doc};
+use crate::store::{Store, StoreError, tmp_path};
+
+/// Columns of the classification table, in order.
+pub const CLASS_COLUMNS: &[&str] = &[
+    "categories",
+    "primary_category",
+    "scores",
+    "evidence",
+    "classifier",
+];
+
+/// What a `classify` run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClassifyCounts {
+    /// Complaints classified in this run.
+    pub classified: u64,
+    /// Complaints already classified by this classifier version (skipped).
+    pub unchanged: u64,
+    /// Complaint part files looked at.
+    pub files: u64,
+}
+
+impl std::fmt::Display for ClassifyCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "classified {} + already classified {} = {} complaints in {} part file(s)",
+            self.classified,
+            self.unchanged,
+            self.classified + self.unchanged,
+            self.files
+        )
+    }
+}
+
+/// The file-name tag of a classifier: 8 hex digits of its name's hash.
+pub fn tag(classifier: &str) -> String {
+    format!("{:08x}", xxhash_rust::xxh3::xxh3_64(classifier.as_bytes()) >> 32)
+}
+
+fn polars_err(path: &Path) -> impl Fn(PolarsError) -> StoreError + '_ {
+    move |source| StoreError::Polars {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The classification files of a complaint part file (any classifier), and the path the
+/// given tag would have.
+fn siblings(store: &Store, part: &Path, tag: &str) -> Result<(PathBuf, Vec<PathBuf>), StoreError> {
+    let rel = part
+        .strip_prefix(store.complaints_dir())
+        .expect("part files live under the complaint table");
+    let dir = store.classifications_dir().join(rel.parent().unwrap_or(Path::new("")));
+    let stem = part
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("part names are UTF-8");
+    let target = dir.join(format!("{stem}.{tag}.parquet"));
+    let mut found = Vec::new();
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if let Some(rest) = name.strip_prefix(stem).and_then(|r| r.strip_prefix('.'))
+                && rest.ends_with(".parquet")
+                && !rest.contains(".tmp-")
+                && rest.matches('.').count() == 1
+            {
+                found.push(p);
+            }
+        }
+    }
+    Ok((target, found))
+}
+
+/// The classification file of a complaint part, whichever classifier wrote it.
+pub fn classification_of(store: &Store, part: &Path) -> Result<Option<PathBuf>, StoreError> {
+    let (_, found) = siblings(store, part, "")?;
+    Ok(found.into_iter().max_by_key(|p| {
+        fs::metadata(p)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH)
+    }))
+}
+
+/// Builds the classification frame of a batch.
+pub fn to_frame(ids: &[String], results: &[Classification]) -> PolarsResult<DataFrame> {
+    let mut cats = ListStringChunkedBuilder::new("categories".into(), results.len(), results.len() * 2);
+    for r in results {
+        cats.append_values_iter(r.categories.iter().map(|c| c.id()));
+    }
+    let primary: Vec<&str> = results.iter().map(|r| r.primary_category.id()).collect();
+    let scores: Vec<String> = results.iter().map(|r| r.scores_json().to_string()).collect();
+    let evidence: Vec<String> = results
+        .iter()
+        .map(|r| serde_json::to_string(&r.evidence).expect("evidence always serialises"))
+        .collect();
+    let names: Vec<&str> = results.iter().map(|r| r.classifier.as_str()).collect();
+    DataFrame::new_infer_height(vec![
+        Column::new("complaint_id".into(), ids),
+        cats.finish().into_series().into_column(),
+        Column::new("primary_category".into(), primary),
+        Column::new("scores".into(), scores),
+        Column::new("evidence".into(), evidence),
+        Column::new("classifier".into(), names),
+    ])
+}
+
+fn classify_part(
+    store: &Store,
+    part: &Path,
+    target: &Path,
+    classifier: &dyn Classifier,
+) -> Result<u64, StoreError> {
+    let p = part.display().to_string();
+    let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .and_then(|lf| {
+            lf.select([col("complaint_id"), col("title"), col("text")])
+                .collect()
+        })
+        .map_err(polars_err(part))?;
+    let corrupt = |what: &str| StoreError::Corrupt {
+        path: p.clone(),
+        message: format!("the {what} column is not text"),
+    };
+    let ids = df.column("complaint_id").ok().and_then(|c| c.str().ok()).ok_or_else(|| corrupt("complaint_id"))?;
+    let titles = df.column("title").ok().and_then(|c| c.str().ok()).ok_or_else(|| corrupt("title"))?;
+    let texts = df.column("text").ok().and_then(|c| c.str().ok()).ok_or_else(|| corrupt("text"))?;
+    let docs: Vec<Doc<'_>> = titles
+        .iter()
+        .zip(texts.iter())
+        .map(|(title, text)| Doc {
+            title,
+            text: text.unwrap_or(""),
+        })
+        .collect();
+    let results: Vec<Classification> = docs
+        .par_chunks(512)
+        .map(|chunk| classifier.classify_batch(chunk))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(|e| StoreError::Corrupt {
+            path: p.clone(),
+            message: format!("classifier failed: {e:#}"),
+        })?
+        .into_iter()
+        .flatten()
+        .collect();
+    let ids: Vec<String> = ids.iter().map(|s| s.unwrap_or("").to_string()).collect();
+    let mut out = to_frame(&ids, &results).map_err(polars_err(target))?;
+    if let Some(dir) = target.parent() {
+        fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let tmp = tmp_path(target);
+    let file = fs::File::create(&tmp).map_err(|source| StoreError::Io {
+        path: tmp.display().to_string(),
+        source,
+    })?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .finish(&mut out)
+        .map_err(polars_err(target))?;
+    fs::rename(&tmp, target).map_err(|source| StoreError::Io {
+        path: target.display().to_string(),
+        source,
+    })?;
+    let _ = store;
+    Ok(ids.len() as u64)
+}
+
+fn rows_of(path: &Path) -> Result<u64, StoreError> {
+    let p = path.display().to_string();
+    let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .and_then(|lf| lf.select([len()]).collect())
+        .map_err(polars_err(path))?;
+    Ok(df
+        .column("len")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0))
+}
+
+/// Classifies every stored complaint not yet classified by this classifier version.
+/// `on_file` is called after each part file with the number of complaints in it.
+pub fn classify_store(
+    store: &Store,
+    classifier: &dyn Classifier,
+    on_file: &(dyn Fn(u64) + Sync),
+) -> Result<ClassifyCounts, StoreError> {
+    let tag = tag(classifier.name());
+    let parts = store.complaint_files()?;
+    let mut counts = ClassifyCounts {
+        files: parts.len() as u64,
+        ..Default::default()
+    };
+    for part in &parts {
+        let (target, existing) = siblings(store, part, &tag)?;
+        if target.exists() {
+            let n = rows_of(&target)?;
+            counts.unchanged += n;
+            on_file(n);
+            continue;
+        }
+        let n = classify_part(store, part, &target, classifier)?;
+        // The new file is in place: older classifications of this part can go.
+        for old in existing.iter().filter(|p| **p != target) {
+            fs::remove_file(old).map_err(|source| StoreError::Io {
+                path: old.display().to_string(),
+                source,
+            })?;
+        }
+        counts.classified += n;
+        on_file(n);
+    }
+    Ok(counts)
+}
+
+/// The primary categories of a classification file's rows, by complaint id (for tests and
+/// small tools).
+pub fn read_primary(path: &Path) -> Result<Vec<(String, Category)>, StoreError> {
+    let p = path.display().to_string();
+    let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .and_then(|lf| lf.select([col("complaint_id"), col("primary_category")]).collect())
+        .map_err(polars_err(path))?;
+    let ids = df.column("complaint_id").map_err(polars_err(path))?.str().map_err(polars_err(path))?.clone();
+    let cats = df.column("primary_category").map_err(polars_err(path))?.str().map_err(polars_err(path))?.clone();
+    Ok(ids
+        .iter()
+        .zip(cats.iter())
+        .filter_map(|(i, c)| Some((i?.to_string(), Category::parse(c?)?)))
+        .collect())
+}

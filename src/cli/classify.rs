@@ -1,0 +1,105 @@
+//! `walletwatch classify`: classify the store, or NDJSON lines from a file.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args as ClapArgs;
+
+use super::{Context, models_dir};
+use crate::classify::table::classify_store;
+use crate::classify::{Classifier, ClassifierKind, Doc, build_classifier, input};
+use crate::store::Store;
+
+/// Options of `classify`.
+#[derive(Debug, ClapArgs)]
+#[command(
+    after_help = "Examples:\n  walletwatch classify\n  walletwatch classify --input complaints.ndjson > labels.ndjson\n  echo '{\"id\":1,\"text\":\"客服说不是诈骗，让我点钓鱼链接\"}' | walletwatch classify --input -\n\nWithout --input, classifies every stored complaint not yet classified by this\nclassifier version into <store>/classifications/. With --input, reads lines with\n`id`, `text` and optional `title`, and writes one line per input with `id`,\n`categories`, `primary_category`, `scores`, `evidence`, `classifier`. A malformed\nline is reported on stderr with its number (exit code 1); the rest still classify."
+)]
+pub struct Args {
+    /// Which classifier: rules (default, needs nothing), bert (needs the `bert` build), auto.
+    #[arg(long, value_enum, default_value = "rules")]
+    pub classifier: ClassifierKind,
+    /// NDJSON input (`-` for standard input) instead of the store.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Output file for --input (standard output when absent).
+    #[arg(short, long, value_name = "FILE", requires = "input")]
+    pub output: Option<PathBuf>,
+    /// Folder of models and rules (default: models/ of the repository).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+}
+
+/// Runs `classify`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let models = args.models.clone().unwrap_or_else(models_dir);
+    let classifier = build_classifier(args.classifier, &models)?;
+    match &args.input {
+        Some(path) => classify_file(ctx, &*classifier, path, args.output.as_ref()),
+        None => {
+            let store = Store::open(&ctx.store)?;
+            let total = store.complaint_files()?.len() as u64;
+            let bar = crate::progress::counter(total, !ctx.quiet, "classify", "part files");
+            let counts = classify_store(&store, &*classifier, &|_| bar.inc(1))?;
+            bar.finish_and_clear();
+            println!("{counts} ({})", classifier.name());
+            Ok(())
+        }
+    }
+}
+
+fn classify_file(
+    ctx: &Context,
+    classifier: &dyn Classifier,
+    path: &PathBuf,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<()> {
+    let name = path.display().to_string();
+    let reader: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?,
+        ))
+    };
+    let (docs, errors) = input::read_all(reader).with_context(|| format!("{name}: cannot read"))?;
+    for e in &errors {
+        eprintln!("error: {name}:{e}");
+    }
+    let sink: Box<dyn Write> = match output {
+        Some(o) => Box::new(
+            std::fs::File::create(o).with_context(|| format!("{}: cannot create", o.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = std::io::BufWriter::new(sink);
+    for chunk in docs.chunks(4096) {
+        let batch: Vec<Doc<'_>> = chunk
+            .iter()
+            .map(|d| Doc {
+                title: d.title.as_deref(),
+                text: &d.text,
+            })
+            .collect();
+        let results = classifier.classify_batch(&batch)?;
+        for (d, r) in chunk.iter().zip(results) {
+            serde_json::to_writer(&mut sink, &r.to_json(&d.id))?;
+            sink.write_all(b"\n")?;
+        }
+    }
+    sink.flush()?;
+    ctx.note(format!(
+        "classified {} line(s), {} malformed ({})",
+        docs.len(),
+        errors.len(),
+        classifier.name()
+    ));
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "{name}: {} malformed line(s) were not classified (listed above)",
+            errors.len()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `walletwatch eval`: score a classifier against labelled data.
+
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+
+use super::{Context, models_dir};
+use crate::classify::eval::evaluate;
+use crate::classify::labels::read_labelled;
+use crate::classify::{ClassifierKind, Doc, build_classifier};
+
+/// Options of `eval`.
+#[derive(Debug, ClapArgs)]
+#[command(
+    after_help = "Examples:\n  walletwatch eval --input ../shared/data/cfpb/wallet_dev.csv\n  walletwatch eval --input data/labels/written_zh.ndjson --classifier auto --json\n\nReads the CFPB CSV form (its Issue mapped to a category by DESIGN.md's table;\nunmapped issues are left out and counted) or NDJSON with a `labels` array.\nPrints per-category precision, recall, F1 and support, macro- and micro-F1, and\na confusion table."
+)]
+pub struct Args {
+    /// Labelled file: CFPB CSV or NDJSON with `labels`.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Which classifier to score.
+    #[arg(long, value_enum, default_value = "rules")]
+    pub classifier: crate::classify::ClassifierKind,
+    /// Folder of models and rules (default: models/ of the repository).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Print the report as JSON instead of Markdown tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print each misclassified document (id, gold, predicted, evidence).
+    #[arg(long)]
+    pub errors: bool,
+}
+
+/// Runs `eval`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let models = args.models.clone().unwrap_or_else(models_dir);
+    let kind: ClassifierKind = args.classifier;
+    let classifier = build_classifier(kind, &models)?;
+    let set = read_labelled(&args.input)?;
+    if set.docs.is_empty() {
+        anyhow::bail!("{}: no labelled document with text", args.input.display());
+    }
+    ctx.note(format!(
+        "{}: {} labelled documents ({} left out: label not mapped; {} without text)",
+        args.input.display(),
+        set.docs.len(),
+        set.unmapped,
+        set.empty
+    ));
+    let docs: Vec<Doc<'_>> = set
+        .docs
+        .iter()
+        .map(|d| Doc {
+            title: d.title.as_deref(),
+            text: &d.text,
+        })
+        .collect();
+    let preds = classifier.classify_batch(&docs)?;
+    let report = evaluate(&set.docs, &preds, classifier.name());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_markdown());
+    }
+    if args.errors {
+        for (d, p) in set.docs.iter().zip(&preds) {
+            if !d.labels.contains(&p.primary_category) {
+                println!(
+                    "{}\tgold={}\tpredicted={}\t{}\t{}",
+                    d.id,
+                    d.labels.iter().map(|c| c.id()).collect::<Vec<_>>().join(","),
+                    p.categories.iter().map(|c| c.id()).collect::<Vec<_>>().join(","),
+                    serde_json::to_string(&p.evidence)?,
+                    d.text.chars().take(160).collect::<String>().replace('\n', " ")
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! Classification through the real binary: both languages, negations, multi-label, bad
+//! lines, the store's classification table, `export --category`, `eval`, and rules files
+//! that cannot load.
+
+mod util;
+
+use std::collections::HashMap;
+
+use util::{Dir, read_csv, repo, shared};
+
+/// Runs `classify --input` on NDJSON lines; returns id → (categories, primary).
+fn classify_lines(d: &Dir, lines: &[serde_json::Value]) -> HashMap<String, (Vec<String>, String)> {
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let input = d.write("in.ndjson", body);
+    let out = d.ok(&["classify", "--input", input.to_str().unwrap()]);
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            for key in ["categories", "primary_category", "scores", "evidence", "classifier"] {
+                assert!(v.get(key).is_some(), "no {key} in {l}");
+            }
+            let cats = v["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect();
+            (
+                v["id"].as_str().unwrap().to_string(),
+                (cats, v["primary_category"].as_str().unwrap().to_string()),
+            )
+        })
+        .collect()
+}
+
+/// Realistic complaints, each in Chinese and in English, with the category both must get.
+const TWINS: &[(&str, &str, &str)] = &[
+    (
+        "fraud",
+        "收到短信说我的支付宝账户异常，点开钓鱼链接输入了密码，被骗走3000元。",
+        "A text said my PayPal account was locked; I opened the phishing link, typed my password and was scammed out of $3,000.",
+    ),
+    (
+        "fraud",
+        "有人冒充客服打电话，说要关闭百万保障，让我把钱转到安全账户。",
+        "A man pretending to be Cash App customer service told me to move my money to a safe account.",
+    ),
+    (
+        "fund_security",
+        "微信支付把我的零钱冻结了，3万元无法提现已经两个月。",
+        "Venmo froze my account and is holding my funds; I cannot withdraw $3,000 for two months.",
+    ),
+    (
+        "account_takeover",
+        "我的支付宝账号被盗了，有人在陌生设备上登录并修改了密码。",
+        "My PayPal account was hacked: someone logged in from an unknown device and changed my password.",
+    ),
+    (
+        "data_leak",
+        "实名认证后我的身份证信息泄露了，有人用我的身份开了账户。",
+        "After I verified my identity, my personal information was leaked and someone opened an account in my name.",
+    ),
+    (
+        "failed_transaction",
+        "我用微信转账给房东5000元，显示成功但对方一直未到账。",
+        "I sent my landlord $500 with Zelle; it shows as sent but it never arrived and is still pending.",
+    ),
+];
+
+#[test]
+fn chinese_and_english_twins_get_the_same_categories() {
+    let d = Dir::new();
+    let mut lines = Vec::new();
+    for (i, (_, zh, en)) in TWINS.iter().enumerate() {
+        lines.push(serde_json::json!({"id": format!("zh{i}"), "text": zh}));
+        lines.push(serde_json::json!({"id": format!("en{i}"), "text": en}));
+    }
+    let got = classify_lines(&d, &lines);
+    for (i, (want, zh, en)) in TWINS.iter().enumerate() {
+        let (zc, zp) = &got[&format!("zh{i}")];
+        let (ec, ep) = &got[&format!("en{i}")];
+        assert_eq!(zp, want, "Chinese primary of {zh:?}: {zc:?}");
+        assert_eq!(ep, want, "English primary of {en:?}: {ec:?}");
+        assert!(zc.contains(&want.to_string()) && ec.contains(&want.to_string()));
+    }
+}
+
+#[test]
+fn negations_are_respected() {
+    let d = Dir::new();
+    let got = classify_lines(
+        &d,
+        &[
+            serde_json::json!({"id": "zh", "text": "客服说这不是诈骗，只是系统升级，但转账一直未到账。"}),
+            serde_json::json!({"id": "en", "text": "They told me this is not a scam, but my transfer never arrived."}),
+            serde_json::json!({"id": "zh-own", "text": "账户里的5000元被转走，并非本人操作。"}),
+            serde_json::json!({"id": "en-hack", "text": "My account was not hacked, the payment simply failed and is stuck in pending."}),
+        ],
+    );
+    for id in ["zh", "en"] {
+        assert!(!got[id].0.contains(&"fraud".to_string()), "{id}: {:?}", got[id]);
+        assert_eq!(got[id].1, "failed_transaction", "{id}: {:?}", got[id]);
+    }
+    assert_eq!(got["zh-own"].1, "fund_security", "并非本人操作 is an unauthorised transfer");
+    assert!(!got["en-hack"].0.contains(&"account_takeover".to_string()), "{:?}", got["en-hack"]);
+}
+
+#[test]
+fn multi_label_complaints_get_every_label() {
+    let d = Dir::new();
+    let got = classify_lines(
+        &d,
+        &[
+            serde_json::json!({"id": "zh", "title": "钓鱼链接导致账号被盗", "text": "我点了冒充客服发来的钓鱼链接，输入了密码，随后账号被盗，对方修改了密码。"}),
+            serde_json::json!({"id": "en", "text": "I clicked a phishing link from a fake support agent; then my account was hacked and they changed my password."}),
+        ],
+    );
+    for id in ["zh", "en"] {
+        let cats = &got[id].0;
+        assert!(
+            cats.contains(&"fraud".to_string()) && cats.contains(&"account_takeover".to_string()),
+            "{id}: {cats:?}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_line_is_named_and_the_rest_classify() {
+    let d = Dir::new();
+    let input = d.write(
+        "in.ndjson",
+        "{\"id\": 1, \"text\": \"被骗了，钓鱼网站\"}\n{\"id\": 2, \"text\": \"unterminated\n{\"id\": 3, \"text\": \"Venmo froze my funds\"}\n",
+    );
+    let out = d.cmd(&["classify", "--input", input.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in.ndjson:line 2: not JSON"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ids: Vec<i64> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1, 3]);
+}
+
+#[test]
+fn store_classification_is_incremental_and_export_filters_by_category() {
+    let d = Dir::new();
+    d.ok(&["ingest", "cfpb", repo("data/sample/cfpb_sample.csv").to_str().unwrap()]);
+    d.ok(&[
+        "ingest",
+        "export",
+        repo("data/sample/zh_complaints.ndjson").to_str().unwrap(),
+        "--mapping",
+        repo("data/sample/zh_complaints.toml").to_str().unwrap(),
+    ]);
+    // --category before classify is a clear error, not an empty file.
+    let err = d.fails(&["export", "--category", "fraud"], 1);
+    assert!(err.contains("run `walletwatch classify` first"), "{err}");
+
+    let first = d.ok(&["classify"]);
+    assert!(first.starts_with("classified 320 + already classified 0 = 320"), "{first}");
+    let again = d.ok(&["classify"]);
+    assert!(again.starts_with("classified 0 + already classified 320 = 320"), "{again}");
+
+    let (header, all) = read_csv(&d.ok(&["export"]));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(all.len(), 320);
+    assert!(all.iter().all(|r| !r[col("primary_category")].is_empty()));
+    let (_, fraud) = read_csv(&d.ok(&["export", "--category", "诈骗"]));
+    let want: Vec<&Vec<String>> = all
+        .iter()
+        .filter(|r| r[col("categories")].split(';').any(|c| c == "fraud"))
+        .collect();
+    assert!(want.len() >= 10, "the sample has many scam complaints: {}", want.len());
+    assert_eq!(fraud.len(), want.len());
+    assert!(fraud.iter().all(|r| r[col("categories")].split(';').any(|c| c == "fraud")));
+    // The Chinese phishing complaint of the sample is among them, with its evidence.
+    let phishing = fraud
+        .iter()
+        .find(|r| r[col("text")].contains("钓鱼链接"))
+        .expect("the 钓鱼链接 complaint is fraud");
+    assert!(phishing[col("evidence")].contains("钓鱼链接"));
+
+    let err = d.fails(&["export", "--category", "frud"], 2);
+    assert!(err.contains("unknown category"), "{err}");
+}
+
+#[test]
+fn eval_prints_per_category_scores_on_cfpb_and_ndjson() {
+    let d = Dir::new();
+    let out = d.ok(&["eval", "--input", shared("cfpb/wallet_dev.csv").to_str().unwrap()]);
+    for want in ["| fraud 诈骗 |", "| service 客服与处理 |", "macro-F1", "confusion"] {
+        assert!(out.contains(want), "{want} missing in\n{out}");
+    }
+    // 499 dev rows, 252 with an unmapped Issue; 247 scored.
+    assert!(out.contains("247 documents"), "{out}");
+    let json = d.ok(&[
+        "eval",
+        "--json",
+        "--input",
+        repo("data/labels/written_zh.ndjson").to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["mode"], "multi-label");
+    assert_eq!(v["documents"], 30);
+}
+
+#[test]
+fn broken_rules_name_file_and_line() {
+    let d = Dir::new();
+    let rules = d.path().join("models/rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(repo("models/rules/rules.toml"), rules.join("rules.toml")).unwrap();
+    std::fs::write(
+        rules.join("fraud.toml"),
+        "category = \"fraud\"\n\n[[terms]]\nweight = 2.0\nphrases = [\"钓鱼\", \"sc*am\"]\n",
+    )
+    .unwrap();
+    let input = d.write("in.ndjson", "{\"id\":1,\"text\":\"x\"}\n");
+    let err = d.fails(
+        &["classify", "--models", d.path().join("models").to_str().unwrap(), "--input", input.to_str().unwrap()],
+        1,
+    );
+    assert!(err.contains("fraud.toml:5: bad phrase \"sc*am\""), "{err}");
+}
