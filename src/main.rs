@@ -11,5 +11,21 @@ fn main() -> std::process::ExitCode {
     // 15 is `mi_option_purge_delay` in mimalloc's option enum (mimalloc.h, v3).
     // SAFETY: sets a process-wide allocator option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    #[cfg(feature = "bert")]
+    keep_glibc_heap();
     walletwatch::cli::main()
+}
+
+/// libtorch allocates through glibc malloc (only Rust's allocations go to mimalloc). Every
+/// forward pass allocates and frees activation buffers of a few MB, which glibc by default
+/// serves with fresh mmaps and trims straight back. Serving them from a heap that is kept
+/// took 1,000 complaints from 23.6 s to 18.7 s (2 cores, batch 32, 128 tokens).
+#[cfg(feature = "bert")]
+fn keep_glibc_heap() {
+    // SAFETY: mallopt only changes glibc's tuning; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
 }

@@ -224,3 +224,18 @@ fn broken_rules_name_file_and_line() {
     );
     assert!(err.contains("fraud.toml:5: bad phrase \"sc*am\""), "{err}");
 }
+
+#[test]
+fn demo_classifies_the_bundled_sample() {
+    let d = Dir::new();
+    let out_dir = d.path().join("demo");
+    let out = d.ok(&["demo", "--out", out_dir.to_str().unwrap()]);
+    assert!(out.contains("classify: classified 320 + already classified 0 = 320"), "{out}");
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("## By category"), "{summary}");
+    assert!(summary.contains("| fraud 诈骗 |"), "{summary}");
+    let (header, rows) = read_csv(&std::fs::read_to_string(out_dir.join("complaints.csv")).unwrap());
+    let primary = header.iter().position(|h| h == "primary_category").unwrap();
+    assert_eq!(rows.len(), 320);
+    assert!(rows.iter().all(|r| !r[primary].is_empty()));
+}

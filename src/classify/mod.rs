@@ -6,11 +6,16 @@
 //! labelled data. The rules classifier ([`rules`]) needs nothing installed; the model
 //! classifier (`bert`, a cargo feature) needs libtorch.
 
+#[cfg(feature = "bert")]
+pub mod bert;
 pub mod eval;
+pub mod head;
 pub mod input;
 pub mod labels;
 pub mod rules;
 pub mod table;
+#[cfg(feature = "bert")]
+pub mod train;
 
 use std::fmt;
 
@@ -213,12 +218,30 @@ pub fn build_classifier(
 ) -> anyhow::Result<Box<dyn Classifier>> {
     match kind {
         ClassifierKind::Rules => Ok(Box::new(rules::Rules::load(&models.join("rules"))?)),
-        ClassifierKind::Bert | ClassifierKind::Auto => anyhow::bail!(
-            "this walletwatch was built without the `bert` feature; build it with \
-             `cargo build --release --features bert` (see README, \"Model classifier\"), \
-             or use --classifier rules"
-        ),
+        #[cfg(feature = "bert")]
+        ClassifierKind::Bert => {
+            let (config, base) = bert::model_config(models)?;
+            Ok(Box::new(bert::Bert::load(&config, &base)?))
+        }
+        #[cfg(feature = "bert")]
+        ClassifierKind::Auto => {
+            let (config, base) = bert::model_config(models)?;
+            let model = bert::Bert::load(&config, &base)?;
+            let rules = rules::Rules::load(&models.join("rules"))?;
+            Ok(Box::new(bert::Auto::new(model, rules, &config)))
+        }
+        #[cfg(not(feature = "bert"))]
+        ClassifierKind::Bert | ClassifierKind::Auto => Err(no_bert()),
     }
+}
+
+/// The error of model commands in a build without the `bert` feature.
+pub fn no_bert() -> anyhow::Error {
+    anyhow::anyhow!(
+        "this walletwatch was built without the `bert` feature; build it with \
+         `eval \"$(scripts/setup-model.sh)\" && cargo build --release --features bert` \
+         (see README, \"Model classifier\"), or use --classifier rules"
+    )
 }
 
 /// A text to classify.

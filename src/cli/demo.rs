@@ -15,7 +15,7 @@ use crate::store::Store;
 /// Options of `demo`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  walletwatch demo\n\nIngests data/sample/ (300 real CFPB complaints and 20 Chinese complaints written\nfor the demo) into reports/demo/store, then writes reports/demo/summary.md and\nreports/demo/complaints.csv. Works offline."
+    after_help = "Example:\n  walletwatch demo\n\nIngests data/sample/ (300 real CFPB complaints and 20 Chinese complaints written\nfor the demo) into reports/demo/store, classifies them with the rules, then writes reports/demo/summary.md and\nreports/demo/complaints.csv. Works offline."
 )]
 pub struct Args {
     /// Output folder.
@@ -66,6 +66,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         ));
         total += counts;
     }
+    let rules = crate::classify::rules::Rules::load(&super::models_dir().join("rules"))?;
+    let classified = crate::classify::table::classify_store(&store, &rules, &|_| {})?;
+    println!("classify: {classified} ({})", crate::classify::Classifier::name(&rules));
     let csv_path = args.out.join("complaints.csv");
     let rows = export(
         &store,
@@ -81,7 +84,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             output: Some(csv_path.clone()),
         },
     )?;
-    let summary = summary(&store, &lines, total)?;
+    let summary = summary(&store, &lines, total, &category_counts(&store)?)?;
     let summary_path = args.out.join("summary.md");
     crate::store::write_atomic(&summary_path, summary.as_bytes())?;
     println!("exported {rows} complaints to {}", csv_path.display());
@@ -109,7 +112,38 @@ fn counts_table(df: &DataFrame, key: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
-fn summary(store: &Store, lines: &[String], total: Reconciliation) -> anyhow::Result<String> {
+/// Complaints per category (a complaint with two labels counts for both), from the
+/// classification table.
+fn category_counts(store: &Store) -> anyhow::Result<Vec<(crate::classify::Category, usize)>> {
+    use crate::classify::Category;
+    let mut counts = std::collections::BTreeMap::<Category, usize>::new();
+    for part in store.complaint_files()? {
+        let Some(file) = crate::classify::table::classification_of(store, &part)? else {
+            continue;
+        };
+        let p = file.display().to_string();
+        let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
+            .select([col("categories")])
+            .collect()?;
+        for row in df.column("categories")?.list()?.amortized_iter().flatten() {
+            for c in row.as_ref().str()?.iter().flatten() {
+                if let Some(cat) = Category::parse(c) {
+                    *counts.entry(cat).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(v)
+}
+
+fn summary(
+    store: &Store,
+    lines: &[String],
+    total: Reconciliation,
+    categories: &[(crate::classify::Category, usize)],
+) -> anyhow::Result<String> {
     let by = |key: &str| -> anyhow::Result<String> {
         let df = store
             .scan()?
@@ -123,7 +157,7 @@ fn summary(store: &Store, lines: &[String], total: Reconciliation) -> anyhow::Re
         counts_table(&df, key)
     };
     let mut s = String::from(
-        "# walletwatch demo\n\nThe pipeline so far (ingest → normalise → store → export) on the bundled sample.\n\n",
+        "# walletwatch demo\n\nThe pipeline so far (ingest → normalise → store → classify → export) on the bundled sample.\n\n",
     );
     s.push_str(
         "## Ingest\n\n| file | read | stored | duplicates | quarantined |\n|---|---|---|---|---|\n",
@@ -133,7 +167,11 @@ fn summary(store: &Store, lines: &[String], total: Reconciliation) -> anyhow::Re
         s.push('\n');
     }
     writeln!(s, "\nTotal: `{total}`\n")?;
-    s.push_str("## Complaints by provider\n\n");
+    s.push_str("## By category (rules classifier; multi-label)\n\n| category | complaints |\n|---|---|\n");
+    for (c, n) in categories {
+        writeln!(s, "| {} {} | {n} |", c.id(), c.zh())?;
+    }
+    s.push_str("\n## Complaints by provider\n\n");
     s.push_str(&by("provider")?);
     s.push_str("\n## By source\n\n");
     s.push_str(&by("source")?);

@@ -6,6 +6,7 @@ mod eval;
 mod export;
 mod ingest;
 mod normalise;
+mod train;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ pub enum Command {
     Classify(classify::Args),
     /// Score a classifier against labelled data (CFPB CSV or NDJSON with labels).
     Eval(eval::Args),
+    /// Train the model classifier's head on labelled data (`bert` build).
+    Train(train::Args),
     /// Run the pipeline on the sample bundled in data/ and write reports/demo/.
     Demo(demo::Args),
 }
@@ -177,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(&ctx, args),
         Command::Classify(args) => classify::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
+        Command::Train(args) => train::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }

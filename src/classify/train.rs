@@ -1,0 +1,160 @@
+//! Training the head of the model classifier (feature `bert`): embed the labelled data,
+//! report k-fold cross-validated scores per input file, fit on everything, save.
+
+use std::path::{Path, PathBuf};
+
+use super::bert::{Embedder, model_config};
+use super::eval::evaluate;
+use super::head::{Head, Provenance, TrainOptions, fit};
+use super::labels::{LabelledDoc, read_labelled};
+use super::{Category, Classification};
+
+/// Trains and writes the head; returns a summary.
+pub fn train(
+    inputs: &[PathBuf],
+    models: &Path,
+    folds: usize,
+    opts: TrainOptions,
+    note: &dyn Fn(String),
+) -> anyhow::Result<String> {
+    let (config, base) = model_config(models)?;
+    let mut docs: Vec<(usize, LabelledDoc)> = Vec::new();
+    let mut data = Vec::new();
+    for (fi, p) in inputs.iter().enumerate() {
+        let set = read_labelled(p)?;
+        let before = set.docs.len();
+        let kept: Vec<LabelledDoc> = set
+            .docs
+            .into_iter()
+            .filter(|d| {
+                let lang = crate::normalise::text::detect_lang(&d.text);
+                config.languages.iter().any(|l| l == lang)
+            })
+            .collect();
+        note(format!(
+            "{}: {} documents for training ({} in other languages, {} with unmapped labels left out)",
+            p.display(),
+            kept.len(),
+            before - kept.len(),
+            set.unmapped
+        ));
+        data.push((p.display().to_string(), kept.len()));
+        docs.extend(kept.into_iter().map(|d| (fi, d)));
+    }
+    if docs.len() < folds.max(2) * 2 {
+        anyhow::bail!("too few labelled documents to train on: {}", docs.len());
+    }
+    let embedder = Embedder::load(&config, &base)?;
+    note(format!("embedding {} documents with {}…", docs.len(), config.name));
+    let texts: Vec<&str> = docs.iter().map(|(_, d)| d.text.as_str()).collect();
+    let x = embedder.embed(&texts)?;
+    let y: Vec<Vec<Category>> = docs.iter().map(|(_, d)| d.labels.clone()).collect();
+    let threshold = 0.5;
+
+    // k-fold cross-validation, folds by a hash of the id (stable across runs).
+    let fold_of: Vec<usize> = docs
+        .iter()
+        .map(|(_, d)| (xxhash_rust::xxh3::xxh3_64(d.id.as_bytes()) % folds as u64) as usize)
+        .collect();
+    let mut cv_pred: Vec<Option<Classification>> = vec![None; docs.len()];
+    for f in 0..folds {
+        let train_idx: Vec<usize> = (0..docs.len()).filter(|&i| fold_of[i] != f).collect();
+        let tx: Vec<Vec<f32>> = train_idx.iter().map(|&i| x[i].clone()).collect();
+        let ty: Vec<Vec<Category>> = train_idx.iter().map(|&i| y[i].clone()).collect();
+        let (weights, bias) = fit(&tx, &ty, opts);
+        let head = make_head(&config.name, x[0].len(), weights, bias, threshold, Provenance::empty());
+        for i in (0..docs.len()).filter(|&i| fold_of[i] == f) {
+            let p = head.predict(&x[i]);
+            cv_pred[i] = Some(Classification::from_scores(p, threshold, vec![], "cv".into()));
+        }
+    }
+    let mut dev_scores = serde_json::Map::new();
+    let mut summary = String::new();
+    for (fi, (name, _)) in data.iter().enumerate() {
+        let idx: Vec<usize> = (0..docs.len()).filter(|&i| docs[i].0 == fi).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let gold: Vec<LabelledDoc> = idx.iter().map(|&i| docs[i].1.clone()).collect();
+        let mut preds: Vec<Classification> = idx
+            .iter()
+            .map(|&i| cv_pred[i].clone().expect("every document is in one fold"))
+            .collect();
+        // Single-label data: the most likely label is the primary even below threshold.
+        for (p, &i) in preds.iter_mut().zip(&idx) {
+            if p.categories == [Category::Other] {
+                let probs = p.scores;
+                let (k, _) = probs
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .expect("six");
+                if probs[k] >= threshold * 0.5 {
+                    p.primary_category = Category::LABELS[k];
+                    p.categories = vec![Category::LABELS[k]];
+                }
+            }
+            let _ = i;
+        }
+        let r = evaluate(&gold, &preds, "cv");
+        summary.push_str(&format!(
+            "{name}: {folds}-fold cross-validated macro-F1 {:.3}, micro-F1 {:.3}, primary accuracy {:.3} ({}, {} documents)\n",
+            r.macro_f1, r.micro_f1, r.primary_accuracy, r.mode, r.documents
+        ));
+        dev_scores.insert(
+            name.clone(),
+            serde_json::json!({"folds": folds, "macro_f1": r.macro_f1, "micro_f1": r.micro_f1,
+                "primary_accuracy": r.primary_accuracy, "mode": r.mode, "documents": r.documents}),
+        );
+    }
+    let (weights, bias) = fit(&x, &y, opts);
+    let provenance = Provenance {
+        trained_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        walletwatch: env!("CARGO_PKG_VERSION").to_string(),
+        data,
+        l2: opts.l2,
+        epochs: opts.epochs,
+        dev_scores: serde_json::Value::Object(dev_scores),
+    };
+    let head = make_head(&config.name, x[0].len(), weights, bias, threshold, provenance);
+    let path = base.join(&config.head);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let json = serde_json::to_vec_pretty(&head)?;
+    crate::store::write_atomic(&path, &json)?;
+    summary.push_str(&format!("head written to {}", path.display()));
+    Ok(summary)
+}
+
+fn make_head(
+    embedding: &str,
+    dim: usize,
+    weights: Vec<Vec<f32>>,
+    bias: Vec<f32>,
+    threshold: f32,
+    provenance: Provenance,
+) -> Head {
+    Head {
+        embedding: embedding.to_string(),
+        dim,
+        labels: Category::LABELS.iter().map(|c| c.id().to_string()).collect(),
+        weights,
+        bias,
+        threshold,
+        provenance,
+    }
+}
+
+impl Provenance {
+    fn empty() -> Provenance {
+        Provenance {
+            trained_at: String::new(),
+            walletwatch: String::new(),
+            data: vec![],
+            l2: 0.0,
+            epochs: 0,
+            dev_scores: serde_json::Value::Null,
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! `walletwatch train`: train the head of the model classifier on labelled data.
+
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+
+use super::{Context, models_dir};
+
+/// Options of `train`.
+#[derive(Debug, ClapArgs)]
+#[command(
+    after_help = "Example:\n  walletwatch train --input ../shared/data/cfpb/wallet_dev.csv --input data/labels/written_en.ndjson\n\nEmbeds every labelled document in a language the model is trusted for (see\nmodels/bert/minilm.toml), reports k-fold cross-validated scores per input file,\nthen fits the head on everything and writes it (with the data it was trained on,\nthe date and those scores) to models/head/minilm-head.json. Needs the `bert` build.\nRefuses the CFPB test split: never train or tune on it."
+)]
+pub struct Args {
+    /// Labelled file (CFPB CSV or NDJSON with `labels`); repeatable.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub input: Vec<PathBuf>,
+    /// Folder of models and rules (default: models/ of the repository).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Cross-validation folds for the reported scores.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// L2 penalty of the logistic regression.
+    #[arg(long, default_value_t = 1e-3)]
+    pub l2: f32,
+    /// Gradient-descent epochs.
+    #[arg(long, default_value_t = 400)]
+    pub epochs: usize,
+}
+
+/// Runs `train`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    for p in &args.input {
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("wallet_test"))
+        {
+            anyhow::bail!(
+                "{}: this is the held-out test split; train on wallet_dev.csv and evaluate on the test split with `walletwatch eval`",
+                p.display()
+            );
+        }
+    }
+    let models = args.models.clone().unwrap_or_else(models_dir);
+    train(ctx, &args, &models)
+}
+
+#[cfg(feature = "bert")]
+fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result<()> {
+    let out = crate::classify::train::train(
+        &args.input,
+        models,
+        args.folds,
+        crate::classify::head::TrainOptions {
+            l2: args.l2,
+            epochs: args.epochs,
+            ..Default::default()
+        },
+        &|m| ctx.note(m),
+    )?;
+    println!("{out}");
+    Ok(())
+}
+
+#[cfg(not(feature = "bert"))]
+fn train(_ctx: &Context, _args: &Args, _models: &std::path::Path) -> anyhow::Result<()> {
+    Err(crate::classify::no_bert())
+}
