@@ -167,7 +167,7 @@ impl Bert {
         })
     }
 
-    fn from_probabilities(&self, p: [f32; 6]) -> Classification {
+    fn to_classification(&self, p: [f32; 6]) -> Classification {
         let mut evidence = Vec::new();
         for (k, cat) in Category::LABELS.into_iter().enumerate() {
             if p[k] >= self.head.threshold {
@@ -211,7 +211,7 @@ impl Classifier for Bert {
         let embs = self.embedder.embed(&refs)?;
         Ok(embs
             .iter()
-            .map(|e| self.from_probabilities(self.head.predict(e)))
+            .map(|e| self.to_classification(self.head.predict(e)))
             .collect())
     }
 }

@@ -81,7 +81,7 @@ pub fn train(
             .map(|&i| cv_pred[i].clone().expect("every document is in one fold"))
             .collect();
         // Single-label data: the most likely label is the primary even below threshold.
-        for (p, &i) in preds.iter_mut().zip(&idx) {
+        for p in &mut preds {
             if p.categories == [Category::Other] {
                 let probs = p.scores;
                 let (k, _) = probs
@@ -94,7 +94,6 @@ pub fn train(
                     p.categories = vec![Category::LABELS[k]];
                 }
             }
-            let _ = i;
         }
         let r = evaluate(&gold, &preds, "cv");
         summary.push_str(&format!(
