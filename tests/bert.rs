@@ -28,7 +28,10 @@ fn embeddings_match_an_independent_reference() {
     let (config, base) = model_config(&repo("models")).unwrap();
     let embedder = Embedder::load(&config, &base).unwrap();
     let sentences = reference["sentences"].as_array().unwrap();
-    let texts: Vec<&str> = sentences.iter().map(|s| s["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = sentences
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
     let got = embedder.embed(&texts).unwrap();
     for (s, e) in sentences.iter().zip(&got) {
         let want: Vec<f64> = s["embedding"]
@@ -42,8 +45,14 @@ fn embeddings_match_an_independent_reference() {
         assert!(c >= 0.99, "cosine {c} for {:?}", s["text"]);
     }
     // And different complaints are not the same vector.
-    let cross = cosine(&got[0], &got[1].iter().map(|x| f64::from(*x)).collect::<Vec<_>>());
-    assert!(cross < 0.9, "two different complaints embed too alike: {cross}");
+    let cross = cosine(
+        &got[0],
+        &got[1].iter().map(|x| f64::from(*x)).collect::<Vec<_>>(),
+    );
+    assert!(
+        cross < 0.9,
+        "two different complaints embed too alike: {cross}"
+    );
 }
 
 #[test]
@@ -56,28 +65,61 @@ fn auto_uses_the_model_for_english_and_the_rules_for_chinese() {
             "{\"id\":\"zh\",\"text\":\"有人冒充客服打电话，让我点钓鱼链接，把钱转到安全账户，被骗了9000元。\"}\n",
         ),
     );
-    let out = d.ok(&["classify", "--classifier", "auto", "--input", input.to_str().unwrap()]);
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let out = d.ok(&[
+        "classify",
+        "--classifier",
+        "auto",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     for l in &lines {
-        assert!(l["classifier"].as_str().unwrap().starts_with("auto(bert:all-MiniLM-L6-v2"), "{l}");
+        assert!(
+            l["classifier"]
+                .as_str()
+                .unwrap()
+                .starts_with("auto(bert:all-MiniLM-L6-v2"),
+            "{l}"
+        );
         assert_eq!(l["primary_category"], "fraud", "{l}");
     }
     let ev = |l: &serde_json::Value| l["evidence"].to_string();
-    assert!(ev(&lines[0]).contains("\"by\":\"bert\""), "{}", ev(&lines[0]));
-    assert!(ev(&lines[1]).contains("auto: rules decided (language zh"), "{}", ev(&lines[1]));
+    assert!(
+        ev(&lines[0]).contains("\"by\":\"bert\""),
+        "{}",
+        ev(&lines[0])
+    );
+    assert!(
+        ev(&lines[1]).contains("auto: rules decided (language zh"),
+        "{}",
+        ev(&lines[1])
+    );
     assert!(ev(&lines[1]).contains("钓鱼链接"), "{}", ev(&lines[1]));
 }
 
 #[test]
 fn bert_classifies_the_store_and_evaluates_on_the_test_split() {
     let d = Dir::new();
-    d.ok(&["ingest", "cfpb", repo("data/sample/cfpb_sample.csv").to_str().unwrap()]);
+    d.ok(&[
+        "ingest",
+        "cfpb",
+        repo("data/sample/cfpb_sample.csv").to_str().unwrap(),
+    ]);
     let out = d.ok(&["classify", "--classifier", "bert"]);
-    assert!(out.starts_with("classified 300 + already classified 0 = 300"), "{out}");
+    assert!(
+        out.starts_with("classified 300 + already classified 0 = 300"),
+        "{out}"
+    );
     // Switching classifier replaces the table's results; switching back re-classifies.
     let out = d.ok(&["classify"]);
-    assert!(out.starts_with("classified 300 + already classified 0"), "{out}");
+    assert!(
+        out.starts_with("classified 300 + already classified 0"),
+        "{out}"
+    );
     let report = d.ok(&[
         "eval",
         "--classifier",
@@ -93,7 +135,11 @@ fn bert_classifies_the_store_and_evaluates_on_the_test_split() {
 fn train_refuses_the_test_split() {
     let d = Dir::new();
     let err = d.fails(
-        &["train", "--input", shared("cfpb/wallet_test.csv").to_str().unwrap()],
+        &[
+            "train",
+            "--input",
+            shared("cfpb/wallet_test.csv").to_str().unwrap(),
+        ],
         1,
     );
     assert!(err.contains("held-out test split"), "{err}");

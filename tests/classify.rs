@@ -16,7 +16,13 @@ fn classify_lines(d: &Dir, lines: &[serde_json::Value]) -> HashMap<String, (Vec<
     out.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("json line");
-            for key in ["categories", "primary_category", "scores", "evidence", "classifier"] {
+            for key in [
+                "categories",
+                "primary_category",
+                "scores",
+                "evidence",
+                "classifier",
+            ] {
                 assert!(v.get(key).is_some(), "no {key} in {l}");
             }
             let cats = v["categories"]
@@ -98,11 +104,22 @@ fn negations_are_respected() {
         ],
     );
     for id in ["zh", "en"] {
-        assert!(!got[id].0.contains(&"fraud".to_string()), "{id}: {:?}", got[id]);
+        assert!(
+            !got[id].0.contains(&"fraud".to_string()),
+            "{id}: {:?}",
+            got[id]
+        );
         assert_eq!(got[id].1, "failed_transaction", "{id}: {:?}", got[id]);
     }
-    assert_eq!(got["zh-own"].1, "fund_security", "并非本人操作 is an unauthorised transfer");
-    assert!(!got["en-hack"].0.contains(&"account_takeover".to_string()), "{:?}", got["en-hack"]);
+    assert_eq!(
+        got["zh-own"].1, "fund_security",
+        "并非本人操作 is an unauthorised transfer"
+    );
+    assert!(
+        !got["en-hack"].0.contains(&"account_takeover".to_string()),
+        "{:?}",
+        got["en-hack"]
+    );
 }
 
 #[test]
@@ -131,14 +148,21 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
         "in.ndjson",
         "{\"id\": 1, \"text\": \"被骗了，钓鱼网站\"}\n{\"id\": 2, \"text\": \"unterminated\n{\"id\": 3, \"text\": \"Venmo froze my funds\"}\n",
     );
-    let out = d.cmd(&["classify", "--input", input.to_str().unwrap()]).output().unwrap();
+    let out = d
+        .cmd(&["classify", "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in.ndjson:line 2: not JSON"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ids: Vec<i64> = stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(ids, vec![1, 3]);
 }
@@ -146,7 +170,11 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
 #[test]
 fn store_classification_is_incremental_and_export_filters_by_category() {
     let d = Dir::new();
-    d.ok(&["ingest", "cfpb", repo("data/sample/cfpb_sample.csv").to_str().unwrap()]);
+    d.ok(&[
+        "ingest",
+        "cfpb",
+        repo("data/sample/cfpb_sample.csv").to_str().unwrap(),
+    ]);
     d.ok(&[
         "ingest",
         "export",
@@ -159,9 +187,15 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
     assert!(err.contains("run `walletwatch classify` first"), "{err}");
 
     let first = d.ok(&["classify"]);
-    assert!(first.starts_with("classified 320 + already classified 0 = 320"), "{first}");
+    assert!(
+        first.starts_with("classified 320 + already classified 0 = 320"),
+        "{first}"
+    );
     let again = d.ok(&["classify"]);
-    assert!(again.starts_with("classified 0 + already classified 320 = 320"), "{again}");
+    assert!(
+        again.starts_with("classified 0 + already classified 320 = 320"),
+        "{again}"
+    );
 
     let (header, all) = read_csv(&d.ok(&["export"]));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
@@ -172,9 +206,17 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
         .iter()
         .filter(|r| r[col("categories")].split(';').any(|c| c == "fraud"))
         .collect();
-    assert!(want.len() >= 10, "the sample has many scam complaints: {}", want.len());
+    assert!(
+        want.len() >= 10,
+        "the sample has many scam complaints: {}",
+        want.len()
+    );
     assert_eq!(fraud.len(), want.len());
-    assert!(fraud.iter().all(|r| r[col("categories")].split(';').any(|c| c == "fraud")));
+    assert!(
+        fraud
+            .iter()
+            .all(|r| r[col("categories")].split(';').any(|c| c == "fraud"))
+    );
     // The Chinese phishing complaint of the sample is among them, with its evidence.
     let phishing = fraud
         .iter()
@@ -189,8 +231,17 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
 #[test]
 fn eval_prints_per_category_scores_on_cfpb_and_ndjson() {
     let d = Dir::new();
-    let out = d.ok(&["eval", "--input", shared("cfpb/wallet_dev.csv").to_str().unwrap()]);
-    for want in ["| fraud 诈骗 |", "| service 客服与处理 |", "macro-F1", "confusion"] {
+    let out = d.ok(&[
+        "eval",
+        "--input",
+        shared("cfpb/wallet_dev.csv").to_str().unwrap(),
+    ]);
+    for want in [
+        "| fraud 诈骗 |",
+        "| service 客服与处理 |",
+        "macro-F1",
+        "confusion",
+    ] {
         assert!(out.contains(want), "{want} missing in\n{out}");
     }
     // 499 dev rows, 252 with an unmapped Issue; 247 scored.
@@ -219,7 +270,13 @@ fn broken_rules_name_file_and_line() {
     .unwrap();
     let input = d.write("in.ndjson", "{\"id\":1,\"text\":\"x\"}\n");
     let err = d.fails(
-        &["classify", "--models", d.path().join("models").to_str().unwrap(), "--input", input.to_str().unwrap()],
+        &[
+            "classify",
+            "--models",
+            d.path().join("models").to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
         1,
     );
     assert!(err.contains("fraud.toml:5: bad phrase \"sc*am\""), "{err}");
@@ -230,11 +287,15 @@ fn demo_classifies_the_bundled_sample() {
     let d = Dir::new();
     let out_dir = d.path().join("demo");
     let out = d.ok(&["demo", "--out", out_dir.to_str().unwrap()]);
-    assert!(out.contains("classify: classified 320 + already classified 0 = 320"), "{out}");
+    assert!(
+        out.contains("classify: classified 320 + already classified 0 = 320"),
+        "{out}"
+    );
     let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
     assert!(summary.contains("## By category"), "{summary}");
     assert!(summary.contains("| fraud 诈骗 |"), "{summary}");
-    let (header, rows) = read_csv(&std::fs::read_to_string(out_dir.join("complaints.csv")).unwrap());
+    let (header, rows) =
+        read_csv(&std::fs::read_to_string(out_dir.join("complaints.csv")).unwrap());
     let primary = header.iter().position(|h| h == "primary_category").unwrap();
     assert_eq!(rows.len(), 320);
     assert!(rows.iter().all(|r| !r[primary].is_empty()));

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rust_bert::pipelines::common::ModelType;
-use rust_bert::pipelines::sentence_embeddings::{SentenceEmbeddingsConfig, SentenceEmbeddingsModel};
+use rust_bert::pipelines::sentence_embeddings::{
+    SentenceEmbeddingsConfig, SentenceEmbeddingsModel,
+};
 use rust_bert::resources::LocalResource;
 use serde::Deserialize;
 
@@ -74,7 +76,13 @@ impl Embedder {
         let dir = std::env::var_os(&config.weights_env)
             .map(PathBuf::from)
             .unwrap_or_else(|| base.join(&config.weights_dir));
-        for f in ["config.json", "vocab.txt", "model.safetensors", "1_Pooling/config.json", "modules.json"] {
+        for f in [
+            "config.json",
+            "vocab.txt",
+            "model.safetensors",
+            "1_Pooling/config.json",
+            "modules.json",
+        ] {
             if !dir.join(f).exists() {
                 anyhow::bail!(
                     "{}: no {f}: the {} weights are not installed; run `eval \"$(scripts/setup-model.sh)\"` (sets {}) or put them in {}",
@@ -117,7 +125,10 @@ impl Embedder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut out = vec![Vec::new(); texts.len()];
-        let model = self.model.lock().map_err(|_| anyhow::anyhow!("model lock poisoned"))?;
+        let model = self
+            .model
+            .lock()
+            .map_err(|_| anyhow::anyhow!("model lock poisoned"))?;
         let _guard = tch::no_grad_guard();
         for chunk in order.chunks(self.batch_size) {
             let batch: Vec<&str> = chunk.iter().map(|&i| truncate(texts[i])).collect();
@@ -168,35 +179,8 @@ impl Bert {
     }
 
     fn to_classification(&self, p: [f32; 6]) -> Classification {
-        let mut evidence = Vec::new();
-        for (k, cat) in Category::LABELS.into_iter().enumerate() {
-            if p[k] >= self.head.threshold {
-                evidence.push(Evidence {
-                    category: cat,
-                    by: "bert",
-                    detail: vec![format!("{} p={:.3}", self.embedder.name, p[k])],
-                });
-            }
-        }
-        let mut c = Classification::from_scores(p, self.head.threshold, evidence, self.name.clone());
-        // Single-label data needs a primary even when no label is sure: the most likely.
-        if c.categories == [Category::Other] {
-            let (k, best) = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .expect("six scores");
-            if *best >= self.head.threshold * 0.5 {
-                c.primary_category = Category::LABELS[k];
-                c.categories = vec![Category::LABELS[k]];
-                c.evidence.push(Evidence {
-                    category: Category::LABELS[k],
-                    by: "bert",
-                    detail: vec![format!("{} p={best:.3} (most likely; below {})", self.embedder.name, self.head.threshold)],
-                });
-            }
-        }
-        c
+        self.head
+            .classification(p, &self.embedder.name, self.name.clone())
     }
 }
 
@@ -265,14 +249,19 @@ impl Classifier for Auto {
                 for e in &mut c.evidence {
                     e.detail.insert(
                         0,
-                        format!("auto: rules decided (language {lang}; the model is trusted for {})", self.languages.join(", ")),
+                        format!(
+                            "auto: rules decided (language {lang}; the model is trusted for {})",
+                            self.languages.join(", ")
+                        ),
                     );
                 }
                 c.classifier = self.name.clone();
                 out.push(c);
                 continue;
             }
-            let mut c = model_out.next().expect("one model result per model document");
+            let mut c = model_out
+                .next()
+                .expect("one model result per model document");
             for (k, cat) in Category::LABELS.into_iter().enumerate() {
                 if rules.scores[k] >= self.confident && !c.categories.contains(&cat) {
                     if c.categories == [Category::Other] {

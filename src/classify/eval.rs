@@ -51,25 +51,22 @@ pub struct Report {
 }
 
 fn f1(p: f64, r: f64) -> f64 {
-    if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-const ALL: [Category; 7] = [
-    Category::FailedTransaction,
-    Category::FundSecurity,
-    Category::AccountTakeover,
-    Category::DataLeak,
-    Category::Fraud,
-    Category::Service,
-    Category::Other,
-];
-
 fn slot(c: Category) -> usize {
-    ALL.iter().position(|x| *x == c).expect("ALL lists every category")
+    Category::ALL
+        .iter()
+        .position(|x| *x == c)
+        .expect("Category::ALL lists every category")
 }
 
 /// Scores predictions (one per document, same order).
@@ -89,7 +86,7 @@ pub fn evaluate(docs: &[LabelledDoc], preds: &[Classification], classifier: &str
         } else {
             p.categories.clone()
         };
-        for c in ALL {
+        for c in Category::ALL {
             let g = d.labels.contains(&c);
             let q = pred.contains(&c);
             let i = slot(c);
@@ -110,7 +107,7 @@ pub fn evaluate(docs: &[LabelledDoc], preds: &[Classification], classifier: &str
     let mut categories = Vec::new();
     let mut f1s = Vec::new();
     let (mut stp, mut sfp, mut sfn) = (0, 0, 0);
-    for c in ALL {
+    for c in Category::ALL {
         let i = slot(c);
         if support[i] == 0 && predicted[i] == 0 {
             continue;
@@ -190,7 +187,7 @@ impl Report {
             .collect();
         s.push_str("confusion (rows: gold, columns: predicted primary)\n\n| gold \\ predicted |");
         for &j in &used {
-            let _ = write!(s, " {} |", ALL[j].id());
+            let _ = write!(s, " {} |", Category::ALL[j].id());
         }
         s.push_str("\n|---|");
         for _ in &used {
@@ -198,7 +195,7 @@ impl Report {
         }
         s.push('\n');
         for &i in &used {
-            let _ = write!(s, "| {} |", ALL[i].id());
+            let _ = write!(s, "| {} |", Category::ALL[i].id());
             for &j in &used {
                 let _ = write!(s, " {} |", self.confusion[i][j]);
             }
@@ -234,7 +231,12 @@ mod tests {
     #[test]
     fn single_label_scores_by_hand() {
         use Category::*;
-        let docs = vec![doc(&[Fraud]), doc(&[Fraud]), doc(&[Service]), doc(&[FundSecurity])];
+        let docs = vec![
+            doc(&[Fraud]),
+            doc(&[Fraud]),
+            doc(&[Service]),
+            doc(&[FundSecurity]),
+        ];
         let preds = vec![
             pred(&[Fraud]),
             pred(&[Service]),
@@ -252,6 +254,9 @@ mod tests {
         assert!((r.macro_f1 - (2.0 / 3.0 * 2.0) / 3.0).abs() < 1e-9);
         assert_eq!(r.confusion[slot(Fraud)][slot(Service)], 1);
         assert_eq!(r.confusion[slot(FundSecurity)][slot(Other)], 1);
-        assert!(r.to_markdown().contains("| fraud 诈骗 | 1.000 | 0.500 | 0.667 | 2 | 1 |"));
+        assert!(
+            r.to_markdown()
+                .contains("| fraud 诈骗 | 1.000 | 0.500 | 0.667 | 2 | 1 |")
+        );
     }
 }

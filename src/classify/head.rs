@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Category;
+use super::{Category, Classification, Evidence};
 
 /// A trained head.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ pub struct Head {
 }
 
 /// Where a head came from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Provenance {
     /// UTC time of training.
     pub trained_at: String,
@@ -75,7 +75,10 @@ pub fn fit(x: &[Vec<f32>], y: &[Vec<Category>], opts: TrainOptions) -> (Vec<Vec<
     let mut weights = vec![vec![0f32; dim]; 6];
     let mut bias = vec![0f32; 6];
     for (k, cat) in Category::LABELS.into_iter().enumerate() {
-        let target: Vec<f32> = y.iter().map(|l| f32::from(u8::from(l.contains(&cat)))).collect();
+        let target: Vec<f32> = y
+            .iter()
+            .map(|l| f32::from(u8::from(l.contains(&cat))))
+            .collect();
         let pos = target.iter().sum::<f32>();
         if pos == 0.0 {
             bias[k] = -10.0; // never seen: never predicted
@@ -109,12 +112,78 @@ pub fn fit(x: &[Vec<f32>], y: &[Vec<Category>], opts: TrainOptions) -> (Vec<Vec<
 }
 
 impl Head {
+    /// A head over `dim`-dimensional embeddings of model `embedding`, one output per
+    /// category in [`Category::LABELS`] order.
+    pub fn new(
+        embedding: &str,
+        dim: usize,
+        (weights, bias): (Vec<Vec<f32>>, Vec<f32>),
+        threshold: f32,
+        provenance: Provenance,
+    ) -> Head {
+        Head {
+            embedding: embedding.to_string(),
+            dim,
+            labels: Category::LABELS
+                .iter()
+                .map(|c| c.id().to_string())
+                .collect(),
+            weights,
+            bias,
+            threshold,
+            provenance,
+        }
+    }
+
+    /// The classification of one embedding's probabilities `p` (from [`Head::predict`]):
+    /// every label at or above the threshold; when none is, the most likely label if it
+    /// reaches half the threshold (single-label data needs a primary), else `other`.
+    /// Evidence names `model` and each probability.
+    pub fn classification(&self, p: [f32; 6], model: &str, classifier: String) -> Classification {
+        let evidence = Category::LABELS
+            .into_iter()
+            .zip(p)
+            .filter(|(_, pk)| *pk >= self.threshold)
+            .map(|(category, pk)| Evidence {
+                category,
+                by: "bert",
+                detail: vec![format!("{model} p={pk:.3}")],
+            })
+            .collect();
+        let mut c = Classification::from_scores(p, self.threshold, evidence, classifier);
+        if c.categories == [Category::Other] {
+            let (k, best) = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .expect("six scores");
+            if *best >= self.threshold * 0.5 {
+                let cat = Category::LABELS[k];
+                c.primary_category = cat;
+                c.categories = vec![cat];
+                c.evidence.push(Evidence {
+                    category: cat,
+                    by: "bert",
+                    detail: vec![format!(
+                        "{model} p={best:.3} (most likely; below {})",
+                        self.threshold
+                    )],
+                });
+            }
+        }
+        c
+    }
+
     /// Probability per category (in [`Category::LABELS`] order) for one embedding.
     pub fn predict(&self, e: &[f32]) -> [f32; 6] {
         let mut out = [0f32; 6];
         for (k, cat) in Category::LABELS.into_iter().enumerate() {
             if let Some(j) = self.labels.iter().position(|l| l == cat.id()) {
-                let z: f32 = self.weights[j].iter().zip(e).map(|(a, b)| a * b).sum::<f32>()
+                let z: f32 = self.weights[j]
+                    .iter()
+                    .zip(e)
+                    .map(|(a, b)| a * b)
+                    .sum::<f32>()
                     + self.bias[j];
                 out[k] = sigmoid(z);
             }
@@ -158,23 +227,13 @@ mod tests {
             x.push(vec![-1.0, j, -0.1, j]);
             y.push(vec![Category::Service]);
         }
-        let (weights, bias) = fit(&x, &y, TrainOptions::default());
-        let head = Head {
-            embedding: "t".into(),
-            dim: 4,
-            labels: Category::LABELS.iter().map(|c| c.id().to_string()).collect(),
-            weights,
-            bias,
-            threshold: 0.5,
-            provenance: Provenance {
-                trained_at: String::new(),
-                walletwatch: String::new(),
-                data: vec![],
-                l2: 0.0,
-                epochs: 0,
-                dev_scores: serde_json::Value::Null,
-            },
-        };
+        let head = Head::new(
+            "t",
+            4,
+            fit(&x, &y, TrainOptions::default()),
+            0.5,
+            Provenance::default(),
+        );
         let p = head.predict(&[0.9, 0.5, 0.0, 0.0]);
         assert!(p[4] > 0.8 && p[5] < 0.2, "{p:?}");
         let p = head.predict(&[-0.9, 0.5, 0.0, 0.0]);

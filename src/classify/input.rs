@@ -17,6 +17,16 @@ pub struct InputDoc {
     pub text: String,
 }
 
+impl InputDoc {
+    /// The document to classify.
+    pub fn doc(&self) -> super::Doc<'_> {
+        super::Doc {
+            title: self.title.as_deref(),
+            text: &self.text,
+        }
+    }
+}
+
 /// A line that cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -95,6 +105,9 @@ mod tests {
         let (docs, errors) = read_all(input.as_bytes()).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].title.as_deref(), Some("标题"));
-        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
     }
 }

@@ -20,6 +20,16 @@ pub struct LabelledDoc {
     pub labels: Vec<Category>,
 }
 
+impl LabelledDoc {
+    /// The document to classify.
+    pub fn doc(&self) -> super::Doc<'_> {
+        super::Doc {
+            title: self.title.as_deref(),
+            text: &self.text,
+        }
+    }
+}
+
 /// A labelled set read from a file.
 #[derive(Debug, Clone, Default)]
 pub struct LabelledSet {

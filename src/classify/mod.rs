@@ -52,6 +52,17 @@ impl Category {
         Category::Service,
     ];
 
+    /// Every category, the six real ones then `Other`.
+    pub const ALL: [Category; 7] = [
+        Category::FailedTransaction,
+        Category::FundSecurity,
+        Category::AccountTakeover,
+        Category::DataLeak,
+        Category::Fraud,
+        Category::Service,
+        Category::Other,
+    ];
+
     /// The id used in files and output (`fund_security`).
     pub fn id(self) -> &'static str {
         match self {
@@ -86,9 +97,8 @@ impl Category {
     /// Parses an id or a Chinese name.
     pub fn parse(s: &str) -> Option<Category> {
         let s = s.trim();
-        Category::LABELS
+        Category::ALL
             .into_iter()
-            .chain([Category::Other])
             .find(|c| c.id().eq_ignore_ascii_case(s) || c.zh() == s)
     }
 
@@ -284,12 +294,8 @@ mod tests {
     fn nothing_above_threshold_is_other() {
         let c = Classification::from_scores([0.1; 6], 0.5, vec![], "t".into());
         assert_eq!(c.categories, vec![Category::Other]);
-        let c = Classification::from_scores(
-            [0.6, 0.0, 0.0, 0.0, 0.9, 0.0],
-            0.5,
-            vec![],
-            "t".into(),
-        );
+        let c =
+            Classification::from_scores([0.6, 0.0, 0.0, 0.0, 0.9, 0.0], 0.5, vec![], "t".into());
         assert_eq!(
             c.categories,
             vec![Category::Fraud, Category::FailedTransaction]

@@ -204,7 +204,12 @@ impl Rules {
         let (sname, ssrc) = settings;
         let s: SettingsFile = toml::from_str(ssrc).map_err(|e| parse_err(sname, ssrc, e))?;
         if !(s.threshold > 0.0 && s.threshold < 1.0) {
-            return Err(err(sname, ssrc, 0, "threshold must be between 0 and 1".into()));
+            return Err(err(
+                sname,
+                ssrc,
+                0,
+                "threshold must be between 0 and 1".into(),
+            ));
         }
         if s.scale <= 0.0 || s.title_weight <= 0.0 {
             return Err(err(
@@ -376,7 +381,14 @@ impl Rules {
             .take(80)
             .find(|(_, c)| is_clause_break(*c))
             .map_or_else(
-                || before.char_indices().rev().take(80).last().map_or(0, |(i, _)| i),
+                || {
+                    before
+                        .char_indices()
+                        .rev()
+                        .take(80)
+                        .last()
+                        .map_or(0, |(i, _)| i)
+                },
                 |(i, c)| i + c.len_utf8(),
             );
         let clause = &before[clause_start..];
@@ -415,8 +427,8 @@ impl Rules {
             let id = m.pattern().as_usize();
             let mut negated = None;
             for u in &p.uses {
-                let neg = u.negatable
-                    && *negated.get_or_insert_with(|| self.negated(text, m.start()));
+                let neg =
+                    u.negatable && *negated.get_or_insert_with(|| self.negated(text, m.start()));
                 let key = (id, u.category);
                 let surface = || {
                     // The phrase as written, widened to the whole word for `scam*`.
@@ -508,7 +520,8 @@ impl Rules {
                 });
             }
         }
-        let mut c = Classification::from_scores(scores, self.threshold, evidence, self.name.clone());
+        let mut c =
+            Classification::from_scores(scores, self.threshold, evidence, self.name.clone());
         // Evidence of assigned labels first.
         let order = |cat: Category| c.categories.iter().position(|x| *x == cat).unwrap_or(99);
         c.evidence.sort_by_key(|e| order(e.category));
@@ -555,11 +568,15 @@ window_chars = 4
 
     #[test]
     fn errors_name_file_and_line() {
-        let e = rules("category = \"fraud\"\n\n[[terms]]\nweight = 2.0\nphrases = [\"ok\", \"bad*x\"]\n")
-            .unwrap_err();
+        let e = rules(
+            "category = \"fraud\"\n\n[[terms]]\nweight = 2.0\nphrases = [\"ok\", \"bad*x\"]\n",
+        )
+        .unwrap_err();
         assert_eq!((e.file.as_str(), e.line), ("c.toml", 5), "{e}");
-        let e = rules("category = \"fraud\"\n[[patterns]]\nname = \"x\"\nweight = 1.0\nregex = \"(\"\n")
-            .unwrap_err();
+        let e = rules(
+            "category = \"fraud\"\n[[patterns]]\nname = \"x\"\nweight = 1.0\nregex = \"(\"\n",
+        )
+        .unwrap_err();
         assert_eq!(e.line, 5, "{e}");
         let e = rules("category = \"frod\"\n").unwrap_err();
         assert!(e.to_string().contains("unknown category"), "{e}");
@@ -573,14 +590,30 @@ window_chars = 4
             "category = \"fraud\"\n[[terms]]\nweight = 3.0\nphrases = [\"scam*\", \"诈骗\", \"fake\"]\n",
         )
         .unwrap();
-        let fraud = |t: &str| r.classify(Doc { title: None, text: t }).scores[4];
+        let fraud = |t: &str| {
+            r.classify(Doc {
+                title: None,
+                text: t,
+            })
+            .scores[4]
+        };
         assert!(fraud("I was SCAMMED by a seller") > 0.5);
         assert!(fraud("这是诈骗") > 0.5);
-        assert_eq!(fraud("the fakes were real: fakeness"), 0.0, "fake needs a whole word");
+        assert_eq!(
+            fraud("the fakes were real: fakeness"),
+            0.0,
+            "fake needs a whole word"
+        );
         assert_eq!(fraud("This is not a scam, they said"), 0.0);
         assert_eq!(fraud("客服说这不是诈骗"), 0.0);
-        assert!(fraud("It was not my fault. It was a scam.") > 0.5, "negation stops at the clause end");
-        let c = r.classify(Doc { title: None, text: "not a scam" });
+        assert!(
+            fraud("It was not my fault. It was a scam.") > 0.5,
+            "negation stops at the clause end"
+        );
+        let c = r.classify(Doc {
+            title: None,
+            text: "not a scam",
+        });
         assert_eq!(c.categories, vec![Category::Other]);
         assert_eq!(c.evidence[0].detail, vec!["negated:scam"]);
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::{Category, Classification, Classifier, Doc};
+use super::{Classification, Classifier, Doc};
 use crate::store::{Store, StoreError, tmp_path};
 
 /// Columns of the classification table, in order.
@@ -51,7 +51,10 @@ impl std::fmt::Display for ClassifyCounts {
 
 /// The file-name tag of a classifier: 8 hex digits of its name's hash.
 pub fn tag(classifier: &str) -> String {
-    format!("{:08x}", xxhash_rust::xxh3::xxh3_64(classifier.as_bytes()) >> 32)
+    format!(
+        "{:08x}",
+        xxhash_rust::xxh3::xxh3_64(classifier.as_bytes()) >> 32
+    )
 }
 
 fn polars_err(path: &Path) -> impl Fn(PolarsError) -> StoreError + '_ {
@@ -61,40 +64,50 @@ fn polars_err(path: &Path) -> impl Fn(PolarsError) -> StoreError + '_ {
     }
 }
 
-/// The classification files of a complaint part file (any classifier), and the path the
-/// given tag would have.
-fn siblings(store: &Store, part: &Path, tag: &str) -> Result<(PathBuf, Vec<PathBuf>), StoreError> {
+/// Folder and file stem of a complaint part's classification files.
+fn class_dir(store: &Store, part: &Path) -> (PathBuf, String) {
     let rel = part
         .strip_prefix(store.complaints_dir())
         .expect("part files live under the complaint table");
-    let dir = store.classifications_dir().join(rel.parent().unwrap_or(Path::new("")));
+    let dir = store
+        .classifications_dir()
+        .join(rel.parent().unwrap_or(Path::new("")));
     let stem = part
         .file_stem()
         .and_then(|s| s.to_str())
         .expect("part names are UTF-8");
-    let target = dir.join(format!("{stem}.{tag}.parquet"));
+    (dir, stem.to_string())
+}
+
+/// The path of a complaint part's classification by the classifier tagged `tag`.
+fn target_of(store: &Store, part: &Path, tag: &str) -> PathBuf {
+    let (dir, stem) = class_dir(store, part);
+    dir.join(format!("{stem}.{tag}.parquet"))
+}
+
+/// The classification files of a complaint part, any classifier.
+fn classifications(store: &Store, part: &Path) -> Vec<PathBuf> {
+    let (dir, stem) = class_dir(store, part);
     let mut found = Vec::new();
     if let Ok(entries) = fs::read_dir(&dir) {
         for e in entries.flatten() {
-            let p = e.path();
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if let Some(rest) = name.strip_prefix(stem).and_then(|r| r.strip_prefix('.'))
+            if let Some(rest) = name.strip_prefix(&stem).and_then(|r| r.strip_prefix('.'))
                 && rest.ends_with(".parquet")
                 && !rest.contains(".tmp-")
                 && rest.matches('.').count() == 1
             {
-                found.push(p);
+                found.push(e.path());
             }
         }
     }
-    Ok((target, found))
+    found
 }
 
 /// The classification file of a complaint part, whichever classifier wrote it.
 pub fn classification_of(store: &Store, part: &Path) -> Result<Option<PathBuf>, StoreError> {
-    let (_, found) = siblings(store, part, "")?;
-    Ok(found.into_iter().max_by_key(|p| {
+    Ok(classifications(store, part).into_iter().max_by_key(|p| {
         fs::metadata(p)
             .and_then(|m| m.modified())
             .unwrap_or(std::time::UNIX_EPOCH)
@@ -103,12 +116,16 @@ pub fn classification_of(store: &Store, part: &Path) -> Result<Option<PathBuf>, 
 
 /// Builds the classification frame of a batch.
 pub fn to_frame(ids: &[String], results: &[Classification]) -> PolarsResult<DataFrame> {
-    let mut cats = ListStringChunkedBuilder::new("categories".into(), results.len(), results.len() * 2);
+    let mut cats =
+        ListStringChunkedBuilder::new("categories".into(), results.len(), results.len() * 2);
     for r in results {
         cats.append_values_iter(r.categories.iter().map(|c| c.id()));
     }
     let primary: Vec<&str> = results.iter().map(|r| r.primary_category.id()).collect();
-    let scores: Vec<String> = results.iter().map(|r| r.scores_json().to_string()).collect();
+    let scores: Vec<String> = results
+        .iter()
+        .map(|r| r.scores_json().to_string())
+        .collect();
     let evidence: Vec<String> = results
         .iter()
         .map(|r| serde_json::to_string(&r.evidence).expect("evidence always serialises"))
@@ -125,7 +142,6 @@ pub fn to_frame(ids: &[String], results: &[Classification]) -> PolarsResult<Data
 }
 
 fn classify_part(
-    store: &Store,
     part: &Path,
     target: &Path,
     classifier: &dyn Classifier,
@@ -141,9 +157,21 @@ fn classify_part(
         path: p.clone(),
         message: format!("the {what} column is not text"),
     };
-    let ids = df.column("complaint_id").ok().and_then(|c| c.str().ok()).ok_or_else(|| corrupt("complaint_id"))?;
-    let titles = df.column("title").ok().and_then(|c| c.str().ok()).ok_or_else(|| corrupt("title"))?;
-    let texts = df.column("text").ok().and_then(|c| c.str().ok()).ok_or_else(|| corrupt("text"))?;
+    let ids = df
+        .column("complaint_id")
+        .ok()
+        .and_then(|c| c.str().ok())
+        .ok_or_else(|| corrupt("complaint_id"))?;
+    let titles = df
+        .column("title")
+        .ok()
+        .and_then(|c| c.str().ok())
+        .ok_or_else(|| corrupt("title"))?;
+    let texts = df
+        .column("text")
+        .ok()
+        .and_then(|c| c.str().ok())
+        .ok_or_else(|| corrupt("text"))?;
     let docs: Vec<Doc<'_>> = titles
         .iter()
         .zip(texts.iter())
@@ -184,7 +212,6 @@ fn classify_part(
         path: target.display().to_string(),
         source,
     })?;
-    let _ = store;
     Ok(ids.len() as u64)
 }
 
@@ -215,16 +242,19 @@ pub fn classify_store(
         ..Default::default()
     };
     for part in &parts {
-        let (target, existing) = siblings(store, part, &tag)?;
+        let target = target_of(store, part, &tag);
         if target.exists() {
             let n = rows_of(&target)?;
             counts.unchanged += n;
             on_file(n);
             continue;
         }
-        let n = classify_part(store, part, &target, classifier)?;
+        let n = classify_part(part, &target, classifier)?;
         // The new file is in place: older classifications of this part can go.
-        for old in existing.iter().filter(|p| **p != target) {
+        for old in classifications(store, part)
+            .iter()
+            .filter(|p| **p != target)
+        {
             fs::remove_file(old).map_err(|source| StoreError::Io {
                 path: old.display().to_string(),
                 source,
@@ -234,20 +264,4 @@ pub fn classify_store(
         on_file(n);
     }
     Ok(counts)
-}
-
-/// The primary categories of a classification file's rows, by complaint id (for tests and
-/// small tools).
-pub fn read_primary(path: &Path) -> Result<Vec<(String, Category)>, StoreError> {
-    let p = path.display().to_string();
-    let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
-        .and_then(|lf| lf.select([col("complaint_id"), col("primary_category")]).collect())
-        .map_err(polars_err(path))?;
-    let ids = df.column("complaint_id").map_err(polars_err(path))?.str().map_err(polars_err(path))?.clone();
-    let cats = df.column("primary_category").map_err(polars_err(path))?.str().map_err(polars_err(path))?.clone();
-    Ok(ids
-        .iter()
-        .zip(cats.iter())
-        .filter_map(|(i, c)| Some((i?.to_string(), Category::parse(c?)?)))
-        .collect())
 }

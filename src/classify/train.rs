@@ -45,7 +45,11 @@ pub fn train(
         anyhow::bail!("too few labelled documents to train on: {}", docs.len());
     }
     let embedder = Embedder::load(&config, &base)?;
-    note(format!("embedding {} documents with {}…", docs.len(), config.name));
+    note(format!(
+        "embedding {} documents with {}…",
+        docs.len(),
+        config.name
+    ));
     let texts: Vec<&str> = docs.iter().map(|(_, d)| d.text.as_str()).collect();
     let x = embedder.embed(&texts)?;
     let y: Vec<Vec<Category>> = docs.iter().map(|(_, d)| d.labels.clone()).collect();
@@ -61,11 +65,15 @@ pub fn train(
         let train_idx: Vec<usize> = (0..docs.len()).filter(|&i| fold_of[i] != f).collect();
         let tx: Vec<Vec<f32>> = train_idx.iter().map(|&i| x[i].clone()).collect();
         let ty: Vec<Vec<Category>> = train_idx.iter().map(|&i| y[i].clone()).collect();
-        let (weights, bias) = fit(&tx, &ty, opts);
-        let head = make_head(&config.name, x[0].len(), weights, bias, threshold, Provenance::empty());
+        let head = Head::new(
+            &config.name,
+            x[0].len(),
+            fit(&tx, &ty, opts),
+            threshold,
+            Provenance::default(),
+        );
         for i in (0..docs.len()).filter(|&i| fold_of[i] == f) {
-            let p = head.predict(&x[i]);
-            cv_pred[i] = Some(Classification::from_scores(p, threshold, vec![], "cv".into()));
+            cv_pred[i] = Some(head.classification(head.predict(&x[i]), &config.name, "cv".into()));
         }
     }
     let mut dev_scores = serde_json::Map::new();
@@ -76,25 +84,10 @@ pub fn train(
             continue;
         }
         let gold: Vec<LabelledDoc> = idx.iter().map(|&i| docs[i].1.clone()).collect();
-        let mut preds: Vec<Classification> = idx
+        let preds: Vec<Classification> = idx
             .iter()
             .map(|&i| cv_pred[i].clone().expect("every document is in one fold"))
             .collect();
-        // Single-label data: the most likely label is the primary even below threshold.
-        for p in &mut preds {
-            if p.categories == [Category::Other] {
-                let probs = p.scores;
-                let (k, _) = probs
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .expect("six");
-                if probs[k] >= threshold * 0.5 {
-                    p.primary_category = Category::LABELS[k];
-                    p.categories = vec![Category::LABELS[k]];
-                }
-            }
-        }
         let r = evaluate(&gold, &preds, "cv");
         summary.push_str(&format!(
             "{name}: {folds}-fold cross-validated macro-F1 {:.3}, micro-F1 {:.3}, primary accuracy {:.3} ({}, {} documents)\n",
@@ -106,7 +99,7 @@ pub fn train(
                 "primary_accuracy": r.primary_accuracy, "mode": r.mode, "documents": r.documents}),
         );
     }
-    let (weights, bias) = fit(&x, &y, opts);
+    let weights_and_bias = fit(&x, &y, opts);
     let provenance = Provenance {
         trained_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         walletwatch: env!("CARGO_PKG_VERSION").to_string(),
@@ -115,7 +108,13 @@ pub fn train(
         epochs: opts.epochs,
         dev_scores: serde_json::Value::Object(dev_scores),
     };
-    let head = make_head(&config.name, x[0].len(), weights, bias, threshold, provenance);
+    let head = Head::new(
+        &config.name,
+        x[0].len(),
+        weights_and_bias,
+        threshold,
+        provenance,
+    );
     let path = base.join(&config.head);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -124,36 +123,4 @@ pub fn train(
     crate::store::write_atomic(&path, &json)?;
     summary.push_str(&format!("head written to {}", path.display()));
     Ok(summary)
-}
-
-fn make_head(
-    embedding: &str,
-    dim: usize,
-    weights: Vec<Vec<f32>>,
-    bias: Vec<f32>,
-    threshold: f32,
-    provenance: Provenance,
-) -> Head {
-    Head {
-        embedding: embedding.to_string(),
-        dim,
-        labels: Category::LABELS.iter().map(|c| c.id().to_string()).collect(),
-        weights,
-        bias,
-        threshold,
-        provenance,
-    }
-}
-
-impl Provenance {
-    fn empty() -> Provenance {
-        Provenance {
-            trained_at: String::new(),
-            walletwatch: String::new(),
-            data: vec![],
-            l2: 0.0,
-            epochs: 0,
-            dev_scores: serde_json::Value::Null,
-        }
-    }
 }

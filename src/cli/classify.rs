@@ -75,13 +75,7 @@ fn classify_file(
     };
     let mut sink = std::io::BufWriter::new(sink);
     for chunk in docs.chunks(4096) {
-        let batch: Vec<Doc<'_>> = chunk
-            .iter()
-            .map(|d| Doc {
-                title: d.title.as_deref(),
-                text: &d.text,
-            })
-            .collect();
+        let batch: Vec<Doc<'_>> = chunk.iter().map(input::InputDoc::doc).collect();
         let results = classifier.classify_batch(&batch)?;
         for (d, r) in chunk.iter().zip(results) {
             serde_json::to_writer(&mut sink, &r.to_json(&d.id))?;

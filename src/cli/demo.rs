@@ -68,7 +68,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     let rules = crate::classify::rules::Rules::load(&super::models_dir().join("rules"))?;
     let classified = crate::classify::table::classify_store(&store, &rules, &|_| {})?;
-    println!("classify: {classified} ({})", crate::classify::Classifier::name(&rules));
+    println!(
+        "classify: {classified} ({})",
+        crate::classify::Classifier::name(&rules)
+    );
     let csv_path = args.out.join("complaints.csv");
     let rows = export(
         &store,
@@ -167,7 +170,9 @@ fn summary(
         s.push('\n');
     }
     writeln!(s, "\nTotal: `{total}`\n")?;
-    s.push_str("## By category (rules classifier; multi-label)\n\n| category | complaints |\n|---|---|\n");
+    s.push_str(
+        "## By category (rules classifier; multi-label)\n\n| category | complaints |\n|---|---|\n",
+    );
     for (c, n) in categories {
         writeln!(s, "| {} {} | {n} |", c.id(), c.zh())?;
     }

@@ -6,7 +6,7 @@ use clap::Args as ClapArgs;
 
 use super::{Context, models_dir};
 use crate::classify::eval::evaluate;
-use crate::classify::labels::read_labelled;
+use crate::classify::labels::{LabelledDoc, read_labelled};
 use crate::classify::{ClassifierKind, Doc, build_classifier};
 
 /// Options of `eval`.
@@ -48,14 +48,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         set.unmapped,
         set.empty
     ));
-    let docs: Vec<Doc<'_>> = set
-        .docs
-        .iter()
-        .map(|d| Doc {
-            title: d.title.as_deref(),
-            text: &d.text,
-        })
-        .collect();
+    let docs: Vec<Doc<'_>> = set.docs.iter().map(LabelledDoc::doc).collect();
     let preds = classifier.classify_batch(&docs)?;
     let report = evaluate(&set.docs, &preds, classifier.name());
     if args.json {
@@ -69,10 +62,22 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 println!(
                     "{}\tgold={}\tpredicted={}\t{}\t{}",
                     d.id,
-                    d.labels.iter().map(|c| c.id()).collect::<Vec<_>>().join(","),
-                    p.categories.iter().map(|c| c.id()).collect::<Vec<_>>().join(","),
+                    d.labels
+                        .iter()
+                        .map(|c| c.id())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    p.categories
+                        .iter()
+                        .map(|c| c.id())
+                        .collect::<Vec<_>>()
+                        .join(","),
                     serde_json::to_string(&p.evidence)?,
-                    d.text.chars().take(160).collect::<String>().replace('\n', " ")
+                    d.text
+                        .chars()
+                        .take(160)
+                        .collect::<String>()
+                        .replace('\n', " ")
                 );
             }
         }

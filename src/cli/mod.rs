@@ -83,25 +83,26 @@ impl Context {
     }
 }
 
-/// The repository's `data/` folder: `./data` when present, else the one beside the sources.
-pub fn data_dir() -> PathBuf {
-    let local = Path::new("data");
-    if local.join("providers.toml").exists() {
+/// A folder of the repository: `./<name>` when it holds `marker`, else the one beside the
+/// sources.
+fn repo_dir(name: &str, marker: &str) -> PathBuf {
+    let local = Path::new(name);
+    if local.join(marker).exists() {
         local.to_path_buf()
     } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
     }
+}
+
+/// The repository's `data/` folder: `./data` when present, else the one beside the sources.
+pub fn data_dir() -> PathBuf {
+    repo_dir("data", "providers.toml")
 }
 
 /// The repository's `models/` folder: `./models` when it holds the rules, else the one
 /// beside the sources.
 pub fn models_dir() -> PathBuf {
-    let local = Path::new("models");
-    if local.join("rules/rules.toml").exists() {
-        local.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
-    }
+    repo_dir("models", "rules/rules.toml")
 }
 
 fn load_providers(path: Option<&Path>) -> anyhow::Result<Providers> {

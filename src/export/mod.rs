@@ -104,7 +104,11 @@ fn partition_of(path: &Path) -> Option<String> {
 
 /// The classification of a part file as a frame keyed by `complaint_id`, or an all-null
 /// stand-in when the part is not classified yet.
-fn classes_of(store: &Store, part: &Path, opts: &ExportOptions) -> Result<Option<LazyFrame>, ExportError> {
+fn classes_of(
+    store: &Store,
+    part: &Path,
+    opts: &ExportOptions,
+) -> Result<Option<LazyFrame>, ExportError> {
     let Some(file) = classification_of(store, part)? else {
         if !opts.categories.is_empty() {
             return Err(ExportError::Usage(format!(
@@ -116,7 +120,10 @@ fn classes_of(store: &Store, part: &Path, opts: &ExportOptions) -> Result<Option
     };
     let p = file.display().to_string();
     let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
-        .map_err(|source| ExportError::Polars { path: p.clone(), source })?;
+        .map_err(|source| ExportError::Polars {
+            path: p.clone(),
+            source,
+        })?;
     Ok(Some(lf))
 }
 
@@ -164,7 +171,9 @@ fn filter_frame(
             JoinArgs::new(JoinType::Left),
         ),
         None => lf.with_columns([
-            lit(NULL).cast(DataType::List(Box::new(DataType::String))).alias("categories"),
+            lit(NULL)
+                .cast(DataType::List(Box::new(DataType::String)))
+                .alias("categories"),
             lit(NULL).cast(DataType::String).alias("primary_category"),
             lit(NULL).cast(DataType::String).alias("scores"),
             lit(NULL).cast(DataType::String).alias("evidence"),
@@ -175,18 +184,25 @@ fn filter_frame(
         .with_column(lit(source).alias("source"))
         .select(export_columns().into_iter().map(col).collect::<Vec<_>>())
         .collect()
-        .map_err(|source| ExportError::Polars { path: p.clone(), source })?;
+        .map_err(|source| ExportError::Polars {
+            path: p.clone(),
+            source,
+        })?;
     if !opts.categories.is_empty() {
         let wanted: Vec<&str> = opts.categories.iter().map(|c| c.id()).collect();
         let cats = df
             .column("categories")
             .and_then(|c| c.list().cloned())
-            .map_err(|source| ExportError::Polars { path: p.clone(), source })?;
+            .map_err(|source| ExportError::Polars {
+                path: p.clone(),
+                source,
+            })?;
         let mask: BooleanChunked = cats
             .amortized_iter()
             .map(|row| {
                 Some(row.is_some_and(|s| {
-                    s.as_ref().str()
+                    s.as_ref()
+                        .str()
                         .map(|ca| ca.iter().flatten().any(|c| wanted.contains(&c)))
                         .unwrap_or(false)
                 }))
