@@ -15,7 +15,7 @@ use crate::store::Store;
 /// Options of `demo`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  walletwatch demo\n\nIngests data/sample/ (300 real CFPB complaints and 20 Chinese complaints written\nfor the demo) into reports/demo/store, classifies them with the rules, then writes reports/demo/summary.md and\nreports/demo/complaints.csv. Works offline."
+    after_help = "Example:\n  walletwatch demo\n\nIngests data/sample/ (300 real CFPB complaints and 20 Chinese complaints written\nfor the demo) into reports/demo/store, classifies them with the rules, finds fraud patterns\n(reports/demo/detect/), then writes reports/demo/summary.md and reports/demo/complaints.csv. Works offline."
 )]
 pub struct Args {
     /// Output folder.
@@ -72,6 +72,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         "classify: {classified} ({})",
         crate::classify::Classifier::name(&rules)
     );
+    let detect_opts = crate::detect::DetectOptions::new(&super::models_dir(), &data);
+    let det =
+        super::detect::detect_store(ctx, &store, &detect_opts, Some(&args.out.join("detect")))?;
+    println!("detect: {}", super::detect::summary(&det));
     let csv_path = args.out.join("complaints.csv");
     let rows = export(
         &store,
@@ -87,7 +91,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             output: Some(csv_path.clone()),
         },
     )?;
-    let summary = summary(&store, &lines, total, &category_counts(&store)?)?;
+    let mut summary = summary(&store, &lines, total, &category_counts(&store)?)?;
+    summary.push_str(&campaign_summary(&det));
     let summary_path = args.out.join("summary.md");
     crate::store::write_atomic(&summary_path, summary.as_bytes())?;
     println!("exported {rows} complaints to {}", csv_path.display());
@@ -97,6 +102,37 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         store_dir.display()
     ));
     Ok(())
+}
+
+/// The largest campaigns and the spike count, for summary.md.
+fn campaign_summary(det: &crate::detect::Detection) -> String {
+    use crate::detect::output::Col;
+    let mut s = format!(
+        "\n## Fraud patterns\n\n{}. Tables: `detect/*.csv`; method: docs/detect.md.\n\n| campaign | size | providers | linked by | top indicators |\n|---|---|---|---|---|\n",
+        super::detect::summary(det)
+    );
+    let Some(t) = det.table("campaigns") else {
+        return s;
+    };
+    let cell = |name: &str, row: usize| -> String {
+        match t.columns.iter().find(|(n, _)| *n == name).map(|(_, c)| c) {
+            Some(Col::Str(v)) => v[row].clone().unwrap_or_default(),
+            Some(Col::Int(v)) => v[row].to_string(),
+            _ => String::new(),
+        }
+    };
+    for row in 0..t.height().min(5) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            cell("campaign_id", row),
+            cell("size", row),
+            cell("providers", row).replace('|', "\\|"),
+            cell("linked_by", row),
+            cell("top_indicators", row).replace('|', "\\|")
+        );
+    }
+    s
 }
 
 fn counts_table(df: &DataFrame, key: &str) -> anyhow::Result<String> {
@@ -160,7 +196,7 @@ fn summary(
         counts_table(&df, key)
     };
     let mut s = String::from(
-        "# walletwatch demo\n\nThe pipeline so far (ingest → normalise → store → classify → export) on the bundled sample.\n\n",
+        "# walletwatch demo\n\nThe pipeline so far (ingest → normalise → store → classify → detect → export) on the bundled sample.\n\n",
     );
     s.push_str(
         "## Ingest\n\n| file | read | stored | duplicates | quarantined |\n|---|---|---|---|---|\n",

@@ -2,6 +2,7 @@
 
 mod classify;
 mod demo;
+mod detect;
 mod eval;
 mod export;
 mod ingest;
@@ -58,6 +59,8 @@ pub enum Command {
     Classify(classify::Args),
     /// Score a classifier against labelled data (CFPB CSV or NDJSON with labels).
     Eval(eval::Args),
+    /// Find scam indicators, campaigns, spikes and emerging terms in the classified store.
+    Detect(detect::Args),
     /// Train the model classifier's head on labelled data (`bert` build).
     Train(train::Args),
     /// Run the pipeline on the sample bundled in data/ and write reports/demo/.
@@ -182,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Classify(args) => classify::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
         Command::Train(args) => train::run(&ctx, args),
+        Command::Detect(args) => detect::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }

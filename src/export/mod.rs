@@ -81,7 +81,28 @@ pub fn export_columns() -> Vec<&'static str> {
             .filter(|c| !STORE_ONLY.contains(c)),
     );
     cols.extend(CLASS_COLUMNS.iter().copied());
+    cols.push("indicators");
     cols
+}
+
+/// The indicators of each complaint (`kind:value` list keyed by `complaint_id`) from the
+/// last `detect` run, or `None` before the first.
+fn indicators_of(store: &Store) -> Result<Option<LazyFrame>, ExportError> {
+    let file = crate::detect::detect_dir(store).join("indicators.parquet");
+    if !file.exists() {
+        return Ok(None);
+    }
+    let p = file.display().to_string();
+    let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .map_err(|source| ExportError::Polars { path: p, source })?;
+    Ok(Some(
+        lf.select([
+            col("walletwatch_id").alias("complaint_id"),
+            col("indicator"),
+        ])
+        .group_by([col("complaint_id")])
+        .agg([col("indicator").alias("indicators")]),
+    ))
 }
 
 /// Neutralises a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR at
@@ -179,6 +200,19 @@ fn filter_frame(
             lit(NULL).cast(DataType::String).alias("evidence"),
             lit(NULL).cast(DataType::String).alias("classifier"),
         ]),
+    };
+    lf = match indicators_of(store)? {
+        Some(ind) => lf.join(
+            ind,
+            [col("complaint_id")],
+            [col("complaint_id")],
+            JoinArgs::new(JoinType::Left),
+        ),
+        None => lf.with_column(
+            lit(NULL)
+                .cast(DataType::List(Box::new(DataType::String)))
+                .alias("indicators"),
+        ),
     };
     let mut df = lf
         .with_column(lit(source).alias("source"))

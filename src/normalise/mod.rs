@@ -137,13 +137,7 @@ impl Normaliser<'_> {
         let title = mask(raw_title, &mut pii);
         let mut pii_hashes: Vec<String> = pii
             .iter()
-            .map(|h| {
-                let digest = blake3::keyed_hash(
-                    self.pii_key,
-                    format!("{}:{}", h.kind.name(), h.value).as_bytes(),
-                );
-                format!("{}:{}", h.kind.name(), &digest.to_hex()[..16])
-            })
+            .map(|h| pii_hash(self.pii_key, h.kind.name(), &h.value))
             .collect();
         pii_hashes.sort();
         pii_hashes.dedup();
@@ -310,4 +304,11 @@ pub fn rebuild(
     }
     store.promote(&staging)?;
     Ok(out)
+}
+
+/// The keyed hash kept for a personal value (`phone:3f9a…`): `kind` is the
+/// [`text::PiiKind::name`], `value` the normalised value (E.164 phone, lower-case e-mail).
+pub fn pii_hash(key: &[u8; 32], kind: &str, value: &str) -> String {
+    let digest = blake3::keyed_hash(key, format!("{kind}:{value}").as_bytes());
+    format!("{kind}:{}", &digest.to_hex()[..16])
 }

@@ -45,6 +45,15 @@ pub struct ProviderEntry {
     /// Published user base in millions, when known.
     #[serde(default)]
     pub users_millions: Option<f64>,
+    /// Where `users_millions` comes from.
+    #[serde(default)]
+    pub users_source: Option<String>,
+    /// The provider's own web domains (never linking evidence in fraud detection).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// The provider's official hotlines (never linking evidence in fraud detection).
+    #[serde(default)]
+    pub hotlines: Vec<String>,
 }
 
 /// The compiled alias table.
