@@ -1,7 +1,7 @@
 //! walletwatch: complaint analytics and fraud patterns for digital wallets and payment apps.
 //!
 //! Stages, each a module, each reading and writing the [`store`]:
-//! [`ingest`] → [`normalise`] → [`classify`] → [`detect`] → [`export`].
+//! [`ingest`] → [`normalise`] → [`classify`] → [`detect`] → [`score`] → [`export`].
 //! The [`cli`] only parses arguments and calls the stages.
 
 pub mod classify;
@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod normalise;
 pub mod progress;
 pub mod schema;
+pub mod score;
 pub mod store;

@@ -7,6 +7,7 @@ mod eval;
 mod export;
 mod ingest;
 mod normalise;
+mod score;
 mod train;
 
 use std::io::Write;
@@ -61,6 +62,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Find scam indicators, campaigns, spikes and emerging terms in the classified store.
     Detect(detect::Args),
+    /// Rate providers: 0–100 score, grade A–F or NR, interval, n, drivers.
+    Score(score::Args),
     /// Train the model classifier's head on labelled data (`bert` build).
     Train(train::Args),
     /// Run the pipeline on the sample bundled in data/ and write reports/demo/.
@@ -186,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&ctx, args),
         Command::Train(args) => train::run(&ctx, args),
         Command::Detect(args) => detect::run(&ctx, args),
+        Command::Score(args) => score::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }

@@ -227,6 +227,12 @@ impl Providers {
         None
     }
 
+    /// The provider a written name (an id, a name or any alias) refers to, if known.
+    pub fn find(&self, name: &str) -> Option<&ProviderEntry> {
+        self.get(name)
+            .or_else(|| self.lookup(name).map(|i| &self.entries[i]))
+    }
+
     /// Canonical id of a written name (the alias id, else a slug of the name).
     pub fn canonical_id(&self, name: &str) -> String {
         match self.lookup(name) {
