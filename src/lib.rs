@@ -11,6 +11,7 @@ pub mod export;
 pub mod ingest;
 pub mod normalise;
 pub mod progress;
+pub mod report;
 pub mod schema;
 pub mod score;
 pub mod store;

@@ -15,7 +15,7 @@ use crate::store::Store;
 /// Options of `demo`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  walletwatch demo\n\nIngests data/sample/ (300 real CFPB complaints and 20 Chinese complaints written\nfor the demo) into reports/demo/store, classifies them with the rules, finds fraud patterns\n(reports/demo/detect/), then writes reports/demo/summary.md and reports/demo/complaints.csv. Works offline."
+    after_help = "Example:\n  walletwatch demo\n\nIngests data/sample/ (300 real CFPB complaints and 20 Chinese complaints written\nfor the demo) into reports/demo/store, classifies them with the rules, finds fraud patterns\n(reports/demo/detect/), rates the providers, then writes the report (reports/demo/index.html,\nratings.csv), reports/demo/summary.md and reports/demo/complaints.csv. Works offline."
 )]
 pub struct Args {
     /// Output folder.
@@ -93,6 +93,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     )?;
     let mut summary = summary(&store, &lines, total, &category_counts(&store)?)?;
     summary.push_str(&campaign_summary(&det));
+    let index = super::report::write(ctx, &store, &args.out, None)?;
+    println!("report: {}", index.display());
     let summary_path = args.out.join("summary.md");
     crate::store::write_atomic(&summary_path, summary.as_bytes())?;
     println!("exported {rows} complaints to {}", csv_path.display());

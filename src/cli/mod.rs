@@ -7,6 +7,7 @@ mod eval;
 mod export;
 mod ingest;
 mod normalise;
+mod report;
 mod score;
 mod train;
 
@@ -64,6 +65,8 @@ pub enum Command {
     Detect(detect::Args),
     /// Rate providers: 0–100 score, grade A–F or NR, interval, n, drivers.
     Score(score::Args),
+    /// Write the HTML report, summary.md and ratings.csv.
+    Report(report::Args),
     /// Train the model classifier's head on labelled data (`bert` build).
     Train(train::Args),
     /// Run the pipeline on the sample bundled in data/ and write reports/demo/.
@@ -190,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&ctx, args),
         Command::Detect(args) => detect::run(&ctx, args),
         Command::Score(args) => score::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }

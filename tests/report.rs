@@ -1,0 +1,97 @@
+//! `walletwatch report` and the demo's report: self-contained, escaped, with ratings.
+
+mod util;
+
+use util::{Dir, repo};
+
+const MAPPING: &str = r#"
+source = "forum_test"
+format = "ndjson"
+[fields]
+id = "id"
+date = "date"
+provider = "provider"
+title = "title"
+text = "text"
+[dates]
+formats = ["%Y-%m-%d"]
+"#;
+
+#[test]
+fn report_is_self_contained_escapes_scraped_text_and_shows_ratings() {
+    let dir = Dir::new();
+    let mut lines = vec![serde_json::json!({
+        "id": "x1", "date": "2024-03-01", "provider": "支付宝",
+        "title": "<b>被骗</b>", "text": "对方自称客服，让我打开链接 <script>alert(1)</script> 然后转走了余额宝里的2000元，这是诈骗。"
+    })
+    .to_string()];
+    for i in 0..14 {
+        lines.push(
+            serde_json::json!({
+                "id": format!("p{i}"), "date": format!("2024-03-{:02}", i + 2), "provider": "PayPal",
+                "text": format!("My PayPal transfer number {i} failed and the money never arrived; support did not answer for {i} days.")
+            })
+            .to_string(),
+        );
+    }
+    let data = dir.write("posts.ndjson", lines.join("\n") + "\n");
+    let map = dir.write("map.toml", MAPPING);
+    dir.ok(&[
+        "-q",
+        "ingest",
+        "export",
+        "--mapping",
+        map.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    dir.ok(&["-q", "classify"]);
+    dir.ok(&["-q", "detect"]);
+    let out = dir.ok(&["report", "--out", "rep"]);
+    assert!(out.contains("index.html"), "{out}");
+    let html = std::fs::read_to_string(dir.path().join("rep/index.html")).expect("index.html");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "script not escaped"
+    );
+    assert!(!html.contains("<script"), "a script element in the report");
+    assert!(
+        !html.contains("<b>被骗"),
+        "markup from the data in the report"
+    );
+    for external in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!html.contains(external), "external reference {external}");
+    }
+    assert!(
+        html.contains("id=\"ratings\"") && html.contains("PayPal"),
+        "ratings table missing"
+    );
+    let ratings = std::fs::read_to_string(dir.path().join("rep/ratings.csv")).expect("ratings.csv");
+    assert!(
+        ratings.starts_with("provider,name,grade,score"),
+        "{ratings}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("rep/summary.md"))
+            .expect("summary")
+            .contains("## Ratings")
+    );
+}
+
+#[test]
+fn demo_writes_the_whole_report_offline() {
+    let dir = Dir::new();
+    let out = dir.ok(&["demo", "--out", "demo"]);
+    assert!(out.contains("report:"), "{out}");
+    let html =
+        std::fs::read_to_string(dir.path().join("demo/index.html")).expect("demo index.html");
+    assert!(html.contains("id=\"campaigns\"") && html.contains("id=\"ratings\""));
+    assert!(
+        html.contains("支付宝") || html.contains("Alipay"),
+        "Chinese provider missing from the demo report"
+    );
+    assert!(dir.path().join("demo/detect/campaigns.csv").exists());
+    assert!(
+        repo("reports/example/index.html").exists(),
+        "the committed example report is missing"
+    );
+}
