@@ -95,3 +95,46 @@ fn demo_writes_the_whole_report_offline() {
         "the committed example report is missing"
     );
 }
+
+#[test]
+fn run_does_every_stage_from_the_example_config_and_resumes() {
+    let dir = Dir::new();
+    let example =
+        std::fs::read_to_string(repo("walletwatch.example.toml")).expect("example config");
+    let data = repo("data");
+    let cfg = example
+        .replace("store = \"data/store\"", "store = \"store\"")
+        .replace("\"data/", &format!("\"{}/", data.display()));
+    let path = dir.write("batch.toml", cfg);
+    let first = dir.ok(&["-q", "run", "--config", path.to_str().unwrap()]);
+    assert!(
+        first.contains("read 300 = stored 300 + duplicates 0 + quarantined 0"),
+        "{first}"
+    );
+    assert!(
+        first.contains("detect:") && first.contains("report:"),
+        "{first}"
+    );
+    assert!(dir.path().join("reports/batch/index.html").exists());
+    assert!(
+        dir.path()
+            .join("reports/batch/detect/campaigns.csv")
+            .exists()
+    );
+    let again = dir.ok(&["-q", "run", "--config", path.to_str().unwrap()]);
+    assert!(
+        again.contains("read 300 = stored 0 + duplicates 300 + quarantined 0"),
+        "{again}"
+    );
+    assert!(
+        again.contains("classified 0 + already classified 320"),
+        "{again}"
+    );
+
+    let bad = dir.write(
+        "bad.toml",
+        "[[source]]\nkind = \"forum\"\npath = \"x\"\n[report]\nout = \"r\"\n",
+    );
+    let err = dir.fails(&["run", "--config", bad.to_str().unwrap()], 1);
+    assert!(err.contains("bad.toml") && err.contains("forum"), "{err}");
+}

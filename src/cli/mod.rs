@@ -8,6 +8,7 @@ mod export;
 mod ingest;
 mod normalise;
 mod report;
+mod run;
 mod score;
 mod train;
 
@@ -65,6 +66,8 @@ pub enum Command {
     Detect(detect::Args),
     /// Rate providers: 0–100 score, grade A–F or NR, interval, n, drivers.
     Score(score::Args),
+    /// Every stage from a config file: ingest → classify → detect → report.
+    Run(run::Args),
     /// Write the HTML report, summary.md and ratings.csv.
     Report(report::Args),
     /// Train the model classifier's head on labelled data (`bert` build).
@@ -194,6 +197,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Detect(args) => detect::run(&ctx, args),
         Command::Score(args) => score::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }

@@ -1,0 +1,172 @@
+//! `walletwatch run --config FILE`: the analyst's batch, every stage from a config file.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args as ClapArgs, ValueEnum};
+use serde::Deserialize;
+
+use super::{Context, models_dir};
+use crate::classify::{ClassifierKind, build_classifier};
+use crate::ingest::{self, IngestSpec, RunOptions, SourceKind, export::Mapping};
+use crate::store::Store;
+
+/// Options of `run`.
+#[derive(Debug, ClapArgs)]
+#[command(
+    after_help = "Example:\n  walletwatch run --config walletwatch.example.toml\n\nRuns ingest (each source) → classify → detect → report, printing each stage's\nreconciliation. Resumable: a file already ingested comes back as duplicates, a part\nalready classified is skipped. Paths in the config are relative to the config file.\nThe commented example: walletwatch.example.toml."
+)]
+pub struct Args {
+    /// The batch configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    store: Option<PathBuf>,
+    #[serde(default)]
+    source: Vec<Source>,
+    #[serde(default)]
+    classify: ClassifyCfg,
+    #[serde(default)]
+    detect: DetectCfg,
+    #[serde(default)]
+    score: ScoreCfg,
+    report: ReportCfg,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    kind: String,
+    path: PathBuf,
+    mapping: Option<PathBuf>,
+    encoding: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyCfg {
+    classifier: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectCfg {
+    #[serde(default)]
+    scam_lists: Vec<PathBuf>,
+    min_size: Option<usize>,
+    similarity: Option<f64>,
+    cap: Option<usize>,
+    alpha: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreCfg {
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportCfg {
+    out: PathBuf,
+}
+
+/// Runs `run`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
+    let cfg: Config = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", args.config.display(), e.to_string().trim()))?;
+    let base = args.config.parent().unwrap_or(Path::new("."));
+    let rel = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let store_dir = cfg.store.as_deref().map_or_else(|| ctx.store.clone(), &rel);
+    let store = Store::open(&store_dir)?;
+    println!("store: {}", store_dir.display());
+
+    let opts = RunOptions {
+        progress: !ctx.quiet,
+        ..Default::default()
+    };
+    for (i, src) in cfg.source.iter().enumerate() {
+        let kind = match (src.kind.as_str(), &src.mapping) {
+            ("cfpb", _) => SourceKind::Cfpb,
+            ("export", Some(m)) => SourceKind::Export(Mapping::load(&rel(m))?),
+            ("export", None) => anyhow::bail!(
+                "{}: source {} (export) needs `mapping`",
+                args.config.display(),
+                i + 1
+            ),
+            (other, _) => anyhow::bail!(
+                "{}: source {}: kind {other:?} is not one of cfpb, export (forum sources arrive with the crawler)",
+                args.config.display(),
+                i + 1
+            ),
+        };
+        let encoding = match &src.encoding {
+            Some(label) => Some(crate::ingest::input::encoding_by_label(label).ok_or_else(
+                || {
+                    anyhow::anyhow!(
+                        "{}: source {}: unknown encoding {label:?}",
+                        args.config.display(),
+                        i + 1
+                    )
+                },
+            )?),
+            None => None,
+        };
+        let spec = IngestSpec {
+            path: rel(&src.path),
+            kind,
+            encoding,
+            origin: None,
+            fingerprint: None,
+        };
+        let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
+        println!("ingest {}: {counts}", spec.path.display());
+    }
+
+    let kind = match &cfg.classify.classifier {
+        Some(name) => ClassifierKind::from_str(name, true).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: classifier {name:?} is not one of rules, bert, auto",
+                args.config.display()
+            )
+        })?,
+        None => ClassifierKind::Rules,
+    };
+    let classifier = build_classifier(kind, &models_dir())?;
+    let classified = crate::classify::table::classify_store(&store, &*classifier, &|_| {})?;
+    println!("classify: {classified} ({})", classifier.name());
+
+    let mut dopts = crate::detect::DetectOptions::new(&models_dir(), &super::data_dir());
+    dopts
+        .scam_lists
+        .extend(cfg.detect.scam_lists.iter().map(|p| rel(p)));
+    if let Some(n) = cfg.detect.min_size {
+        dopts.min_size = n.max(2);
+    }
+    if let Some(s) = cfg.detect.similarity {
+        dopts.similarity = s;
+    }
+    dopts.cap = cfg.detect.cap;
+    if let Some(a) = cfg.detect.alpha {
+        dopts.spikes.alpha = a;
+    }
+    let out = rel(&cfg.report.out);
+    let det = super::detect::detect_store(ctx, &store, &dopts, Some(&out.join("detect")))?;
+    println!("detect: {}", super::detect::summary(&det));
+
+    let rating = cfg.score.config.as_deref().map(&rel);
+    let index = super::report::write(ctx, &store, &out, rating.as_deref())?;
+    println!("report: {}", index.display());
+    Ok(())
+}
