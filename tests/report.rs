@@ -90,6 +90,46 @@ fn demo_writes_the_whole_report_offline() {
         "Chinese provider missing from the demo report"
     );
     assert!(dir.path().join("demo/detect/campaigns.csv").exists());
+    for name in [
+        "categories_monthly",
+        "providers_monthly",
+        "fraud_share",
+        "spikes",
+        "ratings",
+    ] {
+        let png = dir.path().join(format!("demo/charts/{name}.png"));
+        let decoder = png::Decoder::new(std::fs::File::open(&png).expect("png written"));
+        let mut reader = decoder.read_info().expect("a PNG");
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).expect("frame");
+        assert_eq!((info.width, info.height), (960, 540), "{name}");
+        let px = info.color_type.samples();
+        let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
+        let inked = pixels.iter().filter(|p| p[..3] != [255, 255, 255]).count();
+        let colours: std::collections::HashSet<&[u8]> = pixels.iter().copied().collect();
+        assert!(
+            inked * 50 > pixels.len(),
+            "{name}: almost blank ({inked} inked pixels)"
+        );
+        assert!(colours.len() > 8, "{name}: {} colours", colours.len());
+        let svg = std::fs::read_to_string(dir.path().join(format!("demo/charts/{name}.svg")))
+            .expect("svg written");
+        assert!(svg.contains("<text"), "{name}: no text in the SVG");
+        assert!(
+            html.contains(&format!("id=\"chart-{name}\"")),
+            "{name} not in the report"
+        );
+    }
+    let providers =
+        std::fs::read_to_string(dir.path().join("demo/charts/providers_monthly.svg")).expect("svg");
+    assert!(
+        providers.contains("支付宝"),
+        "no Chinese provider name in the provider chart"
+    );
+    assert!(
+        html.contains("@font-face") && html.contains("font/ttf;base64,"),
+        "CJK font not embedded"
+    );
     assert!(
         repo("reports/example/index.html").exists(),
         "the committed example report is missing"

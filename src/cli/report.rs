@@ -28,9 +28,41 @@ pub fn write(
     out: &std::path::Path,
     config: Option<&std::path::Path>,
 ) -> anyhow::Result<PathBuf> {
+    use crate::report::charts::{ChartData, draw_all, register_font};
     let ratings = super::score::ratings(ctx, store, config)?;
     let csv = super::score::to_csv(&ratings)?;
-    crate::report::write_report(store, &ratings, &csv, out)
+    let cases = crate::score::read_cases(store)?;
+    let names: std::collections::HashMap<String, String> = ctx
+        .providers
+        .entries()
+        .iter()
+        .map(|e| (e.id.clone(), e.name.clone()))
+        .collect();
+    let spikes = read_spikes(store);
+    let data = ChartData::new(&cases, &names, &ratings, &spikes, 36, 6);
+    let models = super::models_dir();
+    let charts = draw_all(&data, &models, &out.join("charts"))?;
+    let font = register_font(&models)?;
+    crate::report::write_report(store, &ratings, &csv, &charts, Some(font), out)
+}
+
+/// (provider, category, week) of each spike `detect` found, strongest first.
+fn read_spikes(store: &Store) -> Vec<(String, String, chrono::NaiveDate)> {
+    let path = crate::detect::detect_dir(store).join("spikes.csv");
+    let Ok(mut r) = csv::Reader::from_path(&path) else {
+        return Vec::new();
+    };
+    let mut rows: Vec<(f64, String, String, chrono::NaiveDate)> = r
+        .records()
+        .flatten()
+        .filter_map(|rec| {
+            let week = rec.get(2)?.parse().ok()?;
+            let p: f64 = rec.get(8)?.parse().ok()?;
+            Some((p, rec.get(0)?.to_string(), rec.get(1)?.to_string(), week))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rows.into_iter().map(|(_, p, c, w)| (p, c, w)).collect()
 }
 
 /// Runs `report`.

@@ -1,6 +1,9 @@
 //! The report: a self-contained `index.html` (no external requests, every text from the
 //! data HTML-escaped), `summary.md` and `ratings.csv`, from the store, its classification,
-//! the `detect` tables and the ratings.
+//! the `detect` tables and the ratings. Charts ([`charts`]) are inlined as SVG, with the
+//! shipped CJK font embedded as a `data:` URI so Chinese labels render offline.
+
+pub mod charts;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -176,11 +179,44 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px soli
 th{background:#f3f3f3}.num{text-align:right}.grade{font-weight:bold}blockquote{border-left:3px solid #ccc;margin:.5em 0;padding-left:1em;color:#444}\
 .kpi{display:inline-block;margin:0 2em 1em 0}.kpi b{display:block;font-size:1.8em}";
 
+/// Standard base64 (RFC 4648) of `bytes`.
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(T[((n >> shift) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The SVG of a chart, ready to inline: the XML declaration dropped.
+fn inline_svg(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
+}
+
 /// Writes `index.html`, `summary.md` and `ratings.csv` into `out`; returns the index path.
+/// `charts` are inlined; `font` (the shipped CJK font) is embedded for them.
 pub fn write_report(
     store: &Store,
     ratings: &[Rating],
     ratings_csv: &str,
+    charts: &[charts::Written],
+    font: Option<&[u8]>,
     out: &Path,
 ) -> anyhow::Result<std::path::PathBuf> {
     std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
@@ -193,10 +229,11 @@ pub fn write_report(
     let _ = write!(
         h,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>walletwatch report</title>\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
-         <style>{STYLE}</style></head><body>\n<h1>walletwatch report</h1>\n<h2 id=\"overview\">Overview</h2>\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:\">\
+         <style>{}{STYLE}</style></head><body>\n<h1>walletwatch report</h1>\n<h2 id=\"overview\">Overview</h2>\n\
          <div class=\"kpi\"><b>{}</b>complaints</div><div class=\"kpi\"><b>{}</b>providers</div>\
          <div class=\"kpi\"><b>{} – {}</b>received</div><div class=\"kpi\"><b>{:.0}%</b>fraud (诈骗)</div><div class=\"kpi\"><b>{}</b>campaigns</div>\n",
+        font.map(|f| format!("@font-face{{font-family:'walletwatch-cjk';src:url(data:font/ttf;base64,{})}}svg text{{font-family:'walletwatch-cjk',sans-serif}}", base64(f))).unwrap_or_default(),
         o.complaints,
         o.providers,
         escape(o.first.as_deref().unwrap_or("?")),
@@ -204,6 +241,19 @@ pub fn write_report(
         100.0 * fraud as f64 / o.complaints.max(1) as f64,
         campaigns.len()
     );
+    let chart = |h: &mut String, name: &str| {
+        if let Some(c) = charts.iter().find(|c| c.name == name) {
+            let _ = writeln!(
+                h,
+                "<figure id=\"chart-{name}\">{}</figure>",
+                inline_svg(&c.svg)
+            );
+        }
+    };
+    h.push_str("<h2 id=\"trends\">Trends</h2>\n");
+    chart(&mut h, "categories_monthly");
+    chart(&mut h, "providers_monthly");
+    chart(&mut h, "fraud_share");
     h.push_str("<h2 id=\"categories\">Categories</h2>\n<p>Primary category of each complaint (rules or model, see the classifier column of the exports).</p>\n");
     let mut cat_rows = Vec::new();
     for c in Category::ALL {
@@ -243,6 +293,7 @@ pub fn write_report(
         &["provider", "grade", "score", "90% interval", "n", "drivers"],
         &rating_rows,
     );
+    chart(&mut h, "ratings");
     h.push_str("<h2 id=\"campaigns\">Fraud campaigns</h2>\n");
     if ch.is_empty() {
         h.push_str("<p>Not available: run <code>walletwatch detect</code>.</p>\n");
@@ -259,6 +310,7 @@ pub fn write_report(
         ];
         html_table(&mut h, &cols, &pick(&ch, &campaigns, &cols, 15));
         h.push_str("<h2 id=\"spikes\">Spikes</h2>\n");
+        chart(&mut h, "spikes");
         let cols = [
             "provider",
             "category",

@@ -89,6 +89,8 @@ impl RatingConfig {
 pub struct Case {
     /// Canonical provider.
     pub provider: String,
+    /// Source partition (`cfpb`, `heimao`, …).
+    pub source: String,
     /// Day received.
     pub received: NaiveDate,
     /// Categories.
@@ -131,6 +133,11 @@ pub fn read_cases(store: &Store) -> anyhow::Result<Vec<Case>> {
         let Some(class) = classification_of(store, &part)? else {
             anyhow::bail!("{p}: not classified yet: run `walletwatch classify` before `score`");
         };
+        let source = part
+            .ancestors()
+            .filter_map(|a| a.file_name()?.to_str())
+            .find_map(|n| n.strip_prefix("source=").map(str::to_string))
+            .unwrap_or_default();
         let c = class.display().to_string();
         let classes =
             LazyFrame::scan_parquet(PlRefPath::new(c.as_str()), ScanArgsParquet::default())?
@@ -176,6 +183,7 @@ pub fn read_cases(store: &Store) -> anyhow::Result<Vec<Case>> {
             let (relief, unresolved) = response_outcome(resp.get(i), status.get(i), t);
             out.push(Case {
                 provider: provider.to_string(),
+                source: source.clone(),
                 received: epoch + chrono::Duration::days(i64::from(d)),
                 categories,
                 timely: t,
@@ -434,6 +442,7 @@ mod tests {
         (0..n)
             .map(|i| Case {
                 provider: provider.to_string(),
+                source: "test".to_string(),
                 received: day0 + chrono::Duration::days((i * 7 % 700) as i64),
                 categories: vec![if i % 3 == 0 {
                     Category::Fraud
