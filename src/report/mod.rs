@@ -174,7 +174,7 @@ fn pick(header: &[String], rows: &[Vec<String>], cols: &[&str], limit: usize) ->
         .collect()
 }
 
-const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
+const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','WenQuanYi Micro Hei','walletwatch-cjk',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}\
 th{background:#f3f3f3}.num{text-align:right}.grade{font-weight:bold}blockquote{border-left:3px solid #ccc;margin:.5em 0;padding-left:1em;color:#444}\
 .kpi{display:inline-block;margin:0 2em 1em 0}.kpi b{display:block;font-size:1.8em}";
