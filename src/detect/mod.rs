@@ -21,7 +21,7 @@ use crate::classify::Category;
 use crate::classify::table::classification_of;
 use crate::normalise::pii_hash;
 use crate::normalise::providers::Providers;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, source_of};
 use indicators::{Extractor, Indicator, Kind, ScamLists, in_domain_set};
 use minhash::{Signature, UnionFind};
 use output::{Col, Table};
@@ -126,14 +126,6 @@ fn polars_err(path: &Path) -> impl Fn(PolarsError) -> StoreError + '_ {
         path: path.display().to_string(),
         source,
     }
-}
-
-/// The `source` partition of a part file, from its Hive path.
-fn source_of(path: &Path) -> String {
-    path.ancestors()
-        .filter_map(|p| p.file_name()?.to_str())
-        .find_map(|n| n.strip_prefix("source=").map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn read_part(store: &Store, part: &Path, with_text: bool) -> Result<DataFrame, StoreError> {

@@ -116,13 +116,6 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `source` and `year` of a part file, from its Hive path.
-fn partition_of(path: &Path) -> Option<String> {
-    path.ancestors()
-        .filter_map(|p| p.file_name()?.to_str())
-        .find_map(|n| n.strip_prefix("source=").map(str::to_string))
-}
-
 /// The classification of a part file as a frame keyed by `complaint_id`, or an all-null
 /// stand-in when the part is not classified yet.
 fn classes_of(
@@ -153,7 +146,7 @@ fn filter_frame(
     path: &Path,
     opts: &ExportOptions,
 ) -> Result<Option<DataFrame>, ExportError> {
-    let source = partition_of(path).unwrap_or_default();
+    let source = crate::store::source_of(path);
     if !opts.sources.is_empty() && !opts.sources.contains(&source) {
         return Ok(None);
     }

@@ -57,11 +57,7 @@ pub fn overview(store: &Store) -> anyhow::Result<Overview> {
     let mut providers = std::collections::HashSet::new();
     for part in store.complaint_files()? {
         let p = part.display().to_string();
-        let source = part
-            .ancestors()
-            .filter_map(|a| a.file_name()?.to_str())
-            .find_map(|n| n.strip_prefix("source=").map(str::to_string))
-            .unwrap_or_default();
+        let source = crate::store::source_of(&part);
         let mut lf =
             LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
                 .select([

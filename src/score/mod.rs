@@ -133,11 +133,7 @@ pub fn read_cases(store: &Store) -> anyhow::Result<Vec<Case>> {
         let Some(class) = classification_of(store, &part)? else {
             anyhow::bail!("{p}: not classified yet: run `walletwatch classify` before `score`");
         };
-        let source = part
-            .ancestors()
-            .filter_map(|a| a.file_name()?.to_str())
-            .find_map(|n| n.strip_prefix("source=").map(str::to_string))
-            .unwrap_or_default();
+        let source = crate::store::source_of(&part);
         let c = class.display().to_string();
         let classes =
             LazyFrame::scan_parquet(PlRefPath::new(c.as_str()), ScanArgsParquet::default())?

@@ -66,6 +66,15 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The `source` partition of a complaint or classification part file, from its Hive path
+/// (`…/source=cfpb/year=2024/part-….parquet` → `cfpb`); empty when the path has none.
+pub fn source_of(path: &Path) -> String {
+    path.ancestors()
+        .filter_map(|p| p.file_name()?.to_str())
+        .find_map(|n| n.strip_prefix("source=").map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Manifest of one ingested file in the raw layer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
