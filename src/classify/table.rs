@@ -114,6 +114,34 @@ pub fn classification_of(store: &Store, part: &Path) -> Result<Option<PathBuf>, 
     }))
 }
 
+/// `lf`, a scan of the complaint part `part`, with the `columns` of its classification
+/// joined on `complaint_id` (left join); `None` when the part is not classified yet.
+pub fn join_classification(
+    store: &Store,
+    part: &Path,
+    lf: LazyFrame,
+    columns: &[&str],
+) -> Result<Option<LazyFrame>, StoreError> {
+    let Some(file) = classification_of(store, part)? else {
+        return Ok(None);
+    };
+    let p = file.display().to_string();
+    let classes = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .map_err(polars_err(&file))?
+        .select(
+            std::iter::once("complaint_id")
+                .chain(columns.iter().copied())
+                .map(col)
+                .collect::<Vec<_>>(),
+        );
+    Ok(Some(lf.join(
+        classes,
+        [col("complaint_id")],
+        [col("complaint_id")],
+        JoinArgs::new(JoinType::Left),
+    )))
+}
+
 /// Builds the classification frame of a batch.
 pub fn to_frame(ids: &[String], results: &[Classification]) -> PolarsResult<DataFrame> {
     let mut cats =

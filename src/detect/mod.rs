@@ -18,7 +18,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::classify::Category;
-use crate::classify::table::classification_of;
+use crate::classify::table::join_classification;
 use crate::normalise::pii_hash;
 use crate::normalise::providers::Providers;
 use crate::store::{Store, StoreError, source_of};
@@ -143,29 +143,16 @@ fn read_part(store: &Store, part: &Path, with_text: bool) -> Result<DataFrame, S
     if with_text {
         cols.extend([col("title"), col("text")]);
     }
-    let mut lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+    let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
         .map_err(polars_err(part))?
         .select(cols);
-    let Some(class) = classification_of(store, part)? else {
+    let Some(lf) = join_classification(store, part, lf, &["categories", "primary_category"])?
+    else {
         return Err(StoreError::Corrupt {
             path: p,
             message: "not classified yet: run `walletwatch classify` before `detect`".into(),
         });
     };
-    let c = class.display().to_string();
-    let classes = LazyFrame::scan_parquet(PlRefPath::new(c.as_str()), ScanArgsParquet::default())
-        .map_err(polars_err(&class))?
-        .select([
-            col("complaint_id"),
-            col("categories"),
-            col("primary_category"),
-        ]);
-    lf = lf.join(
-        classes,
-        [col("complaint_id")],
-        [col("complaint_id")],
-        JoinArgs::new(JoinType::Left),
-    );
     lf.collect().map_err(polars_err(part))
 }
 

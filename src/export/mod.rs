@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::classify::table::{CLASS_COLUMNS, classification_of};
+use crate::classify::table::{CLASS_COLUMNS, join_classification};
 use crate::schema::{COLUMNS, STORE_ONLY};
 use crate::store::{Store, StoreError};
 
@@ -116,31 +116,6 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The classification of a part file as a frame keyed by `complaint_id`, or an all-null
-/// stand-in when the part is not classified yet.
-fn classes_of(
-    store: &Store,
-    part: &Path,
-    opts: &ExportOptions,
-) -> Result<Option<LazyFrame>, ExportError> {
-    let Some(file) = classification_of(store, part)? else {
-        if !opts.categories.is_empty() {
-            return Err(ExportError::Usage(format!(
-                "--category needs classified complaints, and {} is not classified yet: run `walletwatch classify` first",
-                part.display()
-            )));
-        }
-        return Ok(None);
-    };
-    let p = file.display().to_string();
-    let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
-        .map_err(|source| ExportError::Polars {
-            path: p.clone(),
-            source,
-        })?;
-    Ok(Some(lf))
-}
-
 fn filter_frame(
     store: &Store,
     path: &Path,
@@ -177,13 +152,14 @@ fn filter_frame(
     if let Some(u) = opts.until {
         lf = lf.filter(col("received_at").lt_eq(day(u)));
     }
-    lf = match classes_of(store, path, opts)? {
-        Some(classes) => lf.join(
-            classes,
-            [col("complaint_id")],
-            [col("complaint_id")],
-            JoinArgs::new(JoinType::Left),
-        ),
+    lf = match join_classification(store, path, lf.clone(), CLASS_COLUMNS)? {
+        Some(joined) => joined,
+        None if !opts.categories.is_empty() => {
+            return Err(ExportError::Usage(format!(
+                "--category needs classified complaints, and {} is not classified yet: run `walletwatch classify` first",
+                path.display()
+            )));
+        }
         None => lf.with_columns([
             lit(NULL)
                 .cast(DataType::List(Box::new(DataType::String)))

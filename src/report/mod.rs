@@ -12,7 +12,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::classify::Category;
-use crate::classify::table::classification_of;
+use crate::classify::table::join_classification;
 use crate::score::Rating;
 use crate::store::{Store, write_atomic};
 
@@ -58,37 +58,25 @@ pub fn overview(store: &Store) -> anyhow::Result<Overview> {
     for part in store.complaint_files()? {
         let p = part.display().to_string();
         let source = crate::store::source_of(&part);
-        let mut lf =
-            LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
-                .select([
-                    col("complaint_id"),
-                    col("source_id"),
-                    col("provider"),
-                    col("received_at").cast(DataType::String),
-                    col("title"),
-                    col("text"),
-                ]);
-        let classified = classification_of(store, &part)?;
-        if let Some(c) = &classified {
-            let c = c.display().to_string();
-            let classes =
-                LazyFrame::scan_parquet(PlRefPath::new(c.as_str()), ScanArgsParquet::default())?
-                    .select([col("complaint_id"), col("primary_category")]);
-            lf = lf.join(
-                classes,
-                [col("complaint_id")],
-                [col("complaint_id")],
-                JoinArgs::new(JoinType::Left),
-            );
-        }
-        let df = lf.collect()?;
+        let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
+            .select([
+                col("complaint_id"),
+                col("source_id"),
+                col("provider"),
+                col("received_at").cast(DataType::String),
+                col("title"),
+                col("text"),
+            ]);
+        let joined = join_classification(store, &part, lf.clone(), &["primary_category"])?;
+        let classified = joined.is_some();
+        let df = joined.unwrap_or(lf).collect()?;
         *o.sources.entry(source).or_default() += df.height();
         o.complaints += df.height();
         let prov = df.column("provider")?.str()?;
         let dates = df.column("received_at")?.str()?;
         let sid = df.column("source_id")?.str()?;
         let texts = df.column("text")?.str()?;
-        let prim = if classified.is_some() {
+        let prim = if classified {
             Some(df.column("primary_category")?.str()?.clone())
         } else {
             None

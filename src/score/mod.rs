@@ -12,7 +12,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Category;
-use crate::classify::table::classification_of;
+use crate::classify::table::join_classification;
 use crate::normalise::providers::Providers;
 use crate::store::{Store, StoreError};
 
@@ -130,15 +130,8 @@ pub fn read_cases(store: &Store) -> anyhow::Result<Vec<Case>> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     for part in store.complaint_files()? {
         let p = part.display().to_string();
-        let Some(class) = classification_of(store, &part)? else {
-            anyhow::bail!("{p}: not classified yet: run `walletwatch classify` before `score`");
-        };
         let source = crate::store::source_of(&part);
-        let c = class.display().to_string();
-        let classes =
-            LazyFrame::scan_parquet(PlRefPath::new(c.as_str()), ScanArgsParquet::default())?
-                .select([col("complaint_id"), col("categories")]);
-        let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
+        let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
             .select([
                 col("complaint_id"),
                 col("provider"),
@@ -146,18 +139,14 @@ pub fn read_cases(store: &Store) -> anyhow::Result<Vec<Case>> {
                 col("company_response"),
                 col("timely"),
                 col("status"),
-            ])
-            .join(
-                classes,
-                [col("complaint_id")],
-                [col("complaint_id")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .collect()
-            .map_err(|source| StoreError::Polars {
-                path: p.clone(),
-                source,
-            })?;
+            ]);
+        let Some(lf) = join_classification(store, &part, lf, &["categories"])? else {
+            anyhow::bail!("{p}: not classified yet: run `walletwatch classify` before `score`");
+        };
+        let df = lf.collect().map_err(|source| StoreError::Polars {
+            path: p.clone(),
+            source,
+        })?;
         let prov = df.column("provider")?.str()?;
         let dates = df.column("received_at")?.date()?.physical().clone();
         let resp = df.column("company_response")?.str()?;
