@@ -29,9 +29,9 @@ pub fn write(
     config: Option<&std::path::Path>,
 ) -> anyhow::Result<PathBuf> {
     use crate::report::charts::{ChartData, draw_all, register_font};
-    let ratings = super::score::ratings(ctx, store, config)?;
-    let csv = super::score::to_csv(&ratings)?;
     let cases = crate::score::read_cases(store)?;
+    let ratings = super::score::ratings(ctx, &cases, config)?;
+    let csv = super::score::to_csv(&ratings)?;
     let names: std::collections::HashMap<String, String> = ctx
         .providers
         .entries()
@@ -48,17 +48,25 @@ pub fn write(
 
 /// (provider, category, week) of each spike `detect` found, strongest first.
 fn read_spikes(store: &Store) -> Vec<(String, String, chrono::NaiveDate)> {
-    let path = crate::detect::detect_dir(store).join("spikes.csv");
-    let Ok(mut r) = csv::Reader::from_path(&path) else {
+    let (header, rows) = crate::report::detect_table(store, "spikes");
+    let at = |name: &str| header.iter().position(|h| h == name);
+    let (Some(prov), Some(cat), Some(week), Some(p)) = (
+        at("provider"),
+        at("category"),
+        at("week_start"),
+        at("p_value"),
+    ) else {
         return Vec::new();
     };
-    let mut rows: Vec<(f64, String, String, chrono::NaiveDate)> = r
-        .records()
-        .flatten()
-        .filter_map(|rec| {
-            let week = rec.get(2)?.parse().ok()?;
-            let p: f64 = rec.get(8)?.parse().ok()?;
-            Some((p, rec.get(0)?.to_string(), rec.get(1)?.to_string(), week))
+    let mut rows: Vec<(f64, String, String, chrono::NaiveDate)> = rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.get(p)?.parse().ok()?,
+                r.get(prov)?.clone(),
+                r.get(cat)?.clone(),
+                r.get(week)?.parse().ok()?,
+            ))
         })
         .collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));

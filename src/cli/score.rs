@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use super::{Context, data_dir};
-use crate::score::{Rating, RatingConfig, rate, read_cases};
+use crate::score::{Case, Rating, RatingConfig, rate, read_cases};
 use crate::store::Store;
 
 /// Output formats of `score`.
@@ -36,10 +36,11 @@ pub struct Args {
     pub config: Option<PathBuf>,
 }
 
-/// Ratings of the store, all providers.
+/// Ratings of every provider among `cases` (see [`read_cases`]), with the rating settings
+/// of `config` (default data/rating.toml).
 pub fn ratings(
     ctx: &Context,
-    store: &Store,
+    cases: &[Case],
     config: Option<&std::path::Path>,
 ) -> anyhow::Result<Vec<Rating>> {
     let path = config.map_or_else(
@@ -47,8 +48,7 @@ pub fn ratings(
         std::path::Path::to_path_buf,
     );
     let cfg = RatingConfig::load(&path)?;
-    let cases = read_cases(store)?;
-    Ok(rate(&cases, &ctx.providers, &cfg))
+    Ok(rate(cases, &ctx.providers, &cfg))
 }
 
 /// The ratings as CSV.
@@ -128,7 +128,7 @@ pub fn to_table(ratings: &[Rating]) -> String {
 /// Runs `score`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = Store::open(&ctx.store)?;
-    let mut all = ratings(ctx, &store, args.config.as_deref())?;
+    let mut all = ratings(ctx, &read_cases(&store)?, args.config.as_deref())?;
     if all.is_empty() {
         anyhow::bail!(
             "{}: no classified complaints with a provider and a date: ingest and classify first",

@@ -110,7 +110,7 @@ pub fn overview(store: &Store) -> anyhow::Result<Overview> {
 }
 
 /// A CSV table of the `detect` results, as header + rows; empty when `detect` has not run.
-fn detect_table(store: &Store, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+pub fn detect_table(store: &Store, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let path = crate::detect::detect_dir(store).join(format!("{name}.csv"));
     let Ok(mut r) = csv::Reader::from_path(&path) else {
         return (Vec::new(), Vec::new());
@@ -160,7 +160,7 @@ fn pick(header: &[String], rows: &[Vec<String>], cols: &[&str], limit: usize) ->
 
 const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','WenQuanYi Micro Hei','walletwatch-cjk',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}\
-th{background:#f3f3f3}.num{text-align:right}.grade{font-weight:bold}blockquote{border-left:3px solid #ccc;margin:.5em 0;padding-left:1em;color:#444}\
+th{background:#f3f3f3}\
 .kpi{display:inline-block;margin:0 2em 1em 0}.kpi b{display:block;font-size:1.8em}";
 
 /// Standard base64 (RFC 4648) of `bytes`.
