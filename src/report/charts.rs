@@ -218,8 +218,30 @@ impl ChartData {
     }
 }
 
-fn title_style() -> TextStyle<'static> {
-    ("sans-serif", 22).into_font().into()
+/// A chart builder with the look every chart shares: caption, margin, axis label areas.
+fn builder<'a, 'b, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: impl AsRef<str>,
+    y_label_area: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(caption, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(y_label_area);
+    b
+}
+
+/// The series legend, drawn the same way on every chart.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> DrawResult<DB> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
 }
 
 fn categories<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -234,14 +256,7 @@ fn categories<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) 
         })
         .collect();
     let ymax = stacked.iter().copied().max().unwrap_or(1).max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            "每月投诉（按类别）Monthly complaints by category",
-            title_style(),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
+    let mut chart = builder(root, "每月投诉（按类别）Monthly complaints by category", 50)
         .build_cartesian_2d(0..n, 0..ymax + ymax / 10 + 1)?;
     chart
         .configure_mesh()
@@ -266,12 +281,7 @@ fn categories<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) 
             .label(format!("{} {}", cat.zh(), cat.id()))
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart)?;
     root.present()
 }
 
@@ -285,15 +295,12 @@ fn providers<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) -
         .max()
         .unwrap_or(1)
         .max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            "每月投诉（按服务商）Monthly complaints, top providers",
-            title_style(),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0..n.saturating_sub(1).max(1), 0..ymax + ymax / 10 + 1)?;
+    let mut chart = builder(
+        root,
+        "每月投诉（按服务商）Monthly complaints, top providers",
+        50,
+    )
+    .build_cartesian_2d(0..n.saturating_sub(1).max(1), 0..ymax + ymax / 10 + 1)?;
     chart
         .configure_mesh()
         .x_labels(12.min(n))
@@ -313,12 +320,7 @@ fn providers<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) -
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart)?;
     root.present()
 }
 
@@ -333,11 +335,7 @@ fn fraud_share<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>)
         .filter(|(_, (t, _))| **t > 0)
         .map(|(i, (t, f))| (i, 100.0 * f64::from(*f) / f64::from(*t)))
         .collect();
-    let mut chart = ChartBuilder::on(root)
-        .caption("诈骗投诉占比 Share of fraud complaints (%)", title_style())
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
+    let mut chart = builder(root, "诈骗投诉占比 Share of fraud complaints (%)", 50)
         .build_cartesian_2d(0..n.saturating_sub(1).max(1), 0f64..100f64)?;
     chart
         .configure_mesh()
@@ -370,15 +368,12 @@ fn spikes<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) -> D
     };
     let n = series.len().max(2);
     let ymax = series.iter().map(|s| s.1).max().unwrap_or(1).max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("每周投诉与突增 Weekly complaints and spikes: {name}"),
-            title_style(),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0..n - 1, 0..ymax + ymax / 10 + 1)?;
+    let mut chart = builder(
+        root,
+        format!("每周投诉与突增 Weekly complaints and spikes: {name}"),
+        50,
+    )
+    .build_cartesian_2d(0..n - 1, 0..ymax + ymax / 10 + 1)?;
     chart
         .configure_mesh()
         .x_labels(10)
@@ -403,27 +398,19 @@ fn spikes<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) -> D
         )?
         .label("spike (p < α)")
         .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart)?;
     root.present()
 }
 
 fn ratings<DB: DrawingBackend>(d: &ChartData, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let n = d.ratings.len().max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            "服务商评分与90%区间 Provider scores with 90% intervals",
-            title_style(),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(260)
-        .build_cartesian_2d(0f64..100f64, 0..n)?;
+    let mut chart = builder(
+        root,
+        "服务商评分与90%区间 Provider scores with 90% intervals",
+        260,
+    )
+    .build_cartesian_2d(0f64..100f64, 0..n)?;
     chart
         .configure_mesh()
         .y_labels(n)
