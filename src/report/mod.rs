@@ -163,28 +163,6 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px soli
 th{background:#f3f3f3}\
 .kpi{display:inline-block;margin:0 2em 1em 0}.kpi b{display:block;font-size:1.8em}";
 
-/// Standard base64 (RFC 4648) of `bytes`.
-pub fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(T[((n >> shift) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The SVG of a chart, ready to inline: the XML declaration dropped.
 fn inline_svg(svg: &str) -> &str {
     match svg.find("<svg") {
@@ -217,7 +195,7 @@ pub fn write_report(
          <style>{}{STYLE}</style></head><body>\n<h1>walletwatch report</h1>\n<h2 id=\"overview\">Overview</h2>\n\
          <div class=\"kpi\"><b>{}</b>complaints</div><div class=\"kpi\"><b>{}</b>providers</div>\
          <div class=\"kpi\"><b>{} – {}</b>received</div><div class=\"kpi\"><b>{:.0}%</b>fraud (诈骗)</div><div class=\"kpi\"><b>{}</b>campaigns</div>\n",
-        font.map(|f| format!("@font-face{{font-family:'walletwatch-cjk';src:url(data:font/ttf;base64,{})}}svg text{{font-family:'walletwatch-cjk',sans-serif}}", base64(f))).unwrap_or_default(),
+        font.map(|f| format!("@font-face{{font-family:'walletwatch-cjk';src:url(data:font/ttf;base64,{})}}svg text{{font-family:'walletwatch-cjk',sans-serif}}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, f))).unwrap_or_default(),
         o.complaints,
         o.providers,
         escape(o.first.as_deref().unwrap_or("?")),
