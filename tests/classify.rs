@@ -175,13 +175,10 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
         "cfpb",
         repo("data/sample/cfpb_sample.csv").to_str().unwrap(),
     ]);
-    d.ok(&[
-        "ingest",
-        "export",
-        repo("data/sample/zh_complaints.ndjson").to_str().unwrap(),
-        "--mapping",
-        repo("data/sample/zh_complaints.toml").to_str().unwrap(),
-    ]);
+    d.ingest_export(
+        &repo("data/sample/zh_complaints.ndjson"),
+        &repo("data/sample/zh_complaints.toml"),
+    );
     // --category before classify is a clear error, not an empty file.
     let err = d.fails(&["export", "--category", "fraud"], 1);
     assert!(err.contains("run `walletwatch classify` first"), "{err}");

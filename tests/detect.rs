@@ -174,18 +174,6 @@ fn wave(rng: &mut Rng) -> Vec<Row> {
         .collect()
 }
 
-const MAPPING: &str = r#"
-source = "gen"
-format = "ndjson"
-[fields]
-id = "id"
-date = "date"
-provider = "provider"
-text = "text"
-[dates]
-formats = ["%Y-%m-%d"]
-"#;
-
 fn ingest(dir: &Dir, name: &str, rows: &[Row]) {
     let lines: Vec<String> = rows
         .iter()
@@ -195,15 +183,8 @@ fn ingest(dir: &Dir, name: &str, rows: &[Row]) {
         })
         .collect();
     let file = dir.write(name, lines.join("\n") + "\n");
-    let mapping = dir.write("gen.toml", MAPPING);
-    let out = dir.ok(&[
-        "-q",
-        "ingest",
-        "export",
-        "--mapping",
-        mapping.to_str().expect("utf-8"),
-        file.to_str().expect("utf-8"),
-    ]);
+    let mapping = dir.write("posts.toml", util::POSTS_MAPPING);
+    let out = dir.ingest_export(&file, &mapping);
     let (read, stored, dups, quarantined) = util::reconciliation(&out);
     assert_eq!(
         (read, stored, dups, quarantined),

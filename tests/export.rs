@@ -75,15 +75,10 @@ fn provider_filter_masks_text_and_neutralises_formulas() {
 fn excel_bom_dates_sources_and_languages_filter() {
     let d = Dir::new();
     d.ok(&["ingest", "cfpb", &fixture(&d).display().to_string()]);
-    d.ok(&[
-        "ingest",
-        "export",
-        &shared("heimao/heimao_2020_99.ndjson").display().to_string(),
-        "--mapping",
-        &util::repo("data/mappings/heimao_ndjson.toml")
-            .display()
-            .to_string(),
-    ]);
+    d.ingest_export(
+        &shared("heimao/heimao_2020_99.ndjson"),
+        &util::repo("data/mappings/heimao_ndjson.toml"),
+    );
     let out = d.path().join("out.csv");
     d.ok(&[
         "export",

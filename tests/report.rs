@@ -4,19 +4,6 @@ mod util;
 
 use util::{Dir, repo};
 
-const MAPPING: &str = r#"
-source = "forum_test"
-format = "ndjson"
-[fields]
-id = "id"
-date = "date"
-provider = "provider"
-title = "title"
-text = "text"
-[dates]
-formats = ["%Y-%m-%d"]
-"#;
-
 #[test]
 fn report_is_self_contained_escapes_scraped_text_and_shows_ratings() {
     let dir = Dir::new();
@@ -35,15 +22,8 @@ fn report_is_self_contained_escapes_scraped_text_and_shows_ratings() {
         );
     }
     let data = dir.write("posts.ndjson", lines.join("\n") + "\n");
-    let map = dir.write("map.toml", MAPPING);
-    dir.ok(&[
-        "-q",
-        "ingest",
-        "export",
-        "--mapping",
-        map.to_str().unwrap(),
-        data.to_str().unwrap(),
-    ]);
+    let map = dir.write("posts.toml", util::POSTS_MAPPING);
+    dir.ingest_export(&data, &map);
     dir.ok(&["-q", "classify"]);
     dir.ok(&["-q", "detect"]);
     let out = dir.ok(&["report", "--out", "rep"]);

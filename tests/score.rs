@@ -10,14 +10,7 @@ fn rated_store() -> Dir {
     dir.ok(&["-q", "ingest", "cfpb", cfpb.to_str().expect("utf-8")]);
     let zh = repo("data/sample/zh_complaints.ndjson");
     let map = repo("data/sample/zh_complaints.toml");
-    dir.ok(&[
-        "-q",
-        "ingest",
-        "export",
-        "--mapping",
-        map.to_str().expect("utf-8"),
-        zh.to_str().expect("utf-8"),
-    ]);
+    dir.ingest_export(&zh, &map);
     dir.ok(&["-q", "classify"]);
     dir
 }

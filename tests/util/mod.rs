@@ -24,6 +24,21 @@ pub fn shared(rel: &str) -> PathBuf {
     p
 }
 
+/// Mapping of the NDJSON posts tests generate: `id`, `date` (YYYY-MM-DD), `provider`,
+/// `title` (optional), `text`.
+pub const POSTS_MAPPING: &str = r#"
+source = "posts"
+format = "ndjson"
+[fields]
+id = "id"
+date = "date"
+provider = "provider"
+title = "title"
+text = "text"
+[dates]
+formats = ["%Y-%m-%d"]
+"#;
+
 /// A file of the repository.
 pub fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -65,6 +80,19 @@ impl Dir {
         let out = self.cmd(args).output().expect("run walletwatch");
         check(&out, true, args);
         String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// `walletwatch -q ingest export FILE --mapping MAPPING`, expecting success; returns stdout
+    /// (the reconciliation line).
+    pub fn ingest_export(&self, file: &Path, mapping: &Path) -> String {
+        self.ok(&[
+            "-q",
+            "ingest",
+            "export",
+            file.to_str().expect("utf-8 path"),
+            "--mapping",
+            mapping.to_str().expect("utf-8 path"),
+        ])
     }
 
     /// Runs and expects failure with `code`; returns stderr.
