@@ -83,7 +83,6 @@ impl DetectOptions {
 #[derive(Debug, Clone)]
 struct Doc {
     id: String,
-    source: String,
     source_id: String,
     provider: Option<String>,
     received: Option<NaiveDate>,
@@ -128,9 +127,9 @@ fn polars_err(path: &Path) -> impl Fn(PolarsError) -> StoreError + '_ {
     }
 }
 
-fn read_part(store: &Store, part: &Path, with_text: bool) -> Result<DataFrame, StoreError> {
+fn read_part(store: &Store, part: &Path) -> Result<DataFrame, StoreError> {
     let p = part.display().to_string();
-    let mut cols = vec![
+    let cols = [
         col("complaint_id"),
         col("source_id"),
         col("provider"),
@@ -139,10 +138,9 @@ fn read_part(store: &Store, part: &Path, with_text: bool) -> Result<DataFrame, S
         col("amount"),
         col("currency"),
         col("pii_hashes"),
+        col("title"),
+        col("text"),
     ];
-    if with_text {
-        cols.extend([col("title"), col("text")]);
-    }
     let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
         .map_err(polars_err(part))?
         .select(cols);
@@ -182,15 +180,22 @@ fn list_strings(c: &Column, row: usize) -> Vec<String> {
 
 /// A complaint after the first pass: metadata, indicators, signature, and (in the term
 /// window) whether it is recent and its terms.
-type PassRow = (Doc, Found, Option<Signature>, Option<(bool, Vec<String>)>);
+type PassRow = (
+    Doc,
+    Vec<Indicator>,
+    Option<Signature>,
+    Option<(bool, Vec<String>)>,
+);
+
+/// How complaints were linked: the indicators that linked some, and, per complaint in
+/// `docs` order, whether a near-duplicate text linked it.
+struct Links<'a> {
+    indicators: HashSet<&'a Indicator>,
+    near_duplicate: Vec<bool>,
+}
 
 /// A flagged week: provider, category, the test's result, the complaint ids behind it.
 type SpikeRow = (String, String, spikes::Spike, String);
-
-/// What the first pass keeps of a complaint besides its metadata.
-struct Found {
-    indicators: Vec<Indicator>,
-}
 
 fn category_bits(cats: &[String]) -> u8 {
     cats.iter()
@@ -322,12 +327,13 @@ pub fn detect(
         clock = std::time::Instant::now();
     };
     let mut docs: Vec<Doc> = Vec::new();
-    let mut found: Vec<Found> = Vec::new();
+    // Per complaint, in `docs` order: its indicators.
+    let mut found: Vec<Vec<Indicator>> = Vec::new();
+    let sources: Vec<String> = parts.iter().map(|p| source_of(p)).collect();
     let mut sigs: Vec<Option<Signature>> = Vec::new();
     let mut term_counts: Vec<TermCounts> = vec![TermCounts::default(); Category::ALL.len()];
     for (pi, part) in parts.iter().enumerate() {
-        let df = read_part(store, part, true)?;
-        let source = source_of(part);
+        let df = read_part(store, part)?;
         let ids = str_col(&df, "complaint_id", part)?;
         let sids = str_col(&df, "source_id", part)?;
         let provs = str_col(&df, "provider", part)?;
@@ -388,7 +394,6 @@ pub fn detect(
                 });
                 let doc = Doc {
                     id: ids.get(i).unwrap_or("").to_string(),
-                    source: source.clone(),
                     source_id: sids.get(i).unwrap_or("").to_string(),
                     provider: provs.get(i).map(str::to_string),
                     received,
@@ -399,7 +404,7 @@ pub fn detect(
                     part: pi as u32,
                     row: i as u32,
                 };
-                (doc, Found { indicators }, signature, terms)
+                (doc, indicators, signature, terms)
             })
             .collect();
         for (d, f, sig, terms) in rows {
@@ -424,8 +429,8 @@ pub fn detect(
     let mut by_indicator: HashMap<&Indicator, Vec<u32>> = HashMap::new();
     let mut total_indicators = 0;
     for (i, f) in found.iter().enumerate() {
-        total_indicators += f.indicators.len();
-        for ind in &f.indicators {
+        total_indicators += f.len();
+        for ind in f {
             if ind.kind.links() && !stop.stops(ind) {
                 by_indicator.entry(ind).or_default().push(i as u32);
             }
@@ -434,7 +439,10 @@ pub fn detect(
     let listed = |ind: &Indicator| ind.kind == Kind::Domain && lists.is_listed(&ind.value);
     let mut uf = UnionFind::new(n);
     let mut capped = 0;
-    let mut linking: HashSet<&Indicator> = HashSet::new();
+    let mut links = Links {
+        indicators: HashSet::new(),
+        near_duplicate: vec![false; n],
+    };
     for (ind, members) in &by_indicator {
         if members.len() < 2 {
             continue;
@@ -444,19 +452,18 @@ pub fn detect(
             tracing::info!(indicator = %ind, complaints = members.len(), cap, "too common to link");
             continue;
         }
-        linking.insert(*ind);
+        links.indicators.insert(*ind);
         for m in &members[1..] {
             uf.union(members[0], *m);
         }
     }
-    let mut dup_linked = vec![false; n];
     lap("indicator links", &mut timings);
     let pairs = minhash::near_duplicate_pairs(&sigs, opts.similarity);
     drop(sigs);
     for &(a, b) in &pairs {
         uf.union(a, b);
-        dup_linked[a as usize] = true;
-        dup_linked[b as usize] = true;
+        links.near_duplicate[a as usize] = true;
+        links.near_duplicate[b as usize] = true;
     }
 
     // Campaigns: sets of at least `min_size` complaints.
@@ -478,15 +485,9 @@ pub fn detect(
 
     lap("near-duplicate links (LSH)", &mut timings);
     let samples = sample_texts(&parts, &docs, &campaigns)?;
-    let mut tables = vec![indicator_table(&docs, &found, &lists)];
+    let mut tables = vec![indicator_table(&docs, &sources, &found, &lists)];
     tables.extend(campaign_tables(
-        &docs,
-        &found,
-        &campaigns,
-        &linking,
-        &dup_linked,
-        &lists,
-        &samples,
+        &docs, &sources, &found, &campaigns, &links, &lists, &samples,
     ));
     tables.push(spike_table(&docs, &opts.spikes));
     tables.push(term_table(&term_counts, &opts.terms));
@@ -494,11 +495,7 @@ pub fn detect(
     Ok(Detection {
         complaints: n,
         indicators: total_indicators,
-        listed: found
-            .iter()
-            .flat_map(|f| &f.indicators)
-            .filter(|i| listed(i))
-            .count(),
+        listed: found.iter().flatten().filter(|i| listed(i)).count(),
         capped,
         near_duplicate_pairs: pairs.len(),
         tables,
@@ -506,7 +503,12 @@ pub fn detect(
     })
 }
 
-fn indicator_table(docs: &[Doc], found: &[Found], lists: &ScamLists) -> Table {
+fn indicator_table(
+    docs: &[Doc],
+    sources: &[String],
+    found: &[Vec<Indicator>],
+    lists: &ScamLists,
+) -> Table {
     let (mut wid, mut cid, mut src, mut kind, mut value, mut listed, mut both) = (
         Vec::new(),
         Vec::new(),
@@ -517,10 +519,10 @@ fn indicator_table(docs: &[Doc], found: &[Found], lists: &ScamLists) -> Table {
         Vec::new(),
     );
     for (d, f) in docs.iter().zip(found) {
-        for ind in &f.indicators {
+        for ind in f {
             wid.push(Some(d.id.clone()));
             cid.push(Some(d.source_id.clone()));
-            src.push(Some(d.source.clone()));
+            src.push(Some(sources[d.part as usize].clone()));
             kind.push(Some(ind.kind.name().to_string()));
             value.push(Some(ind.value.clone()));
             both.push(Some(ind.to_string()));
@@ -613,10 +615,10 @@ fn campaign_id(docs: &[Doc], members: &[u32]) -> String {
 
 fn campaign_tables(
     docs: &[Doc],
-    found: &[Found],
+    sources: &[String],
+    found: &[Vec<Indicator>],
     campaigns: &[Vec<u32>],
-    linking: &HashSet<&Indicator>,
-    dup_linked: &[bool],
+    links: &Links<'_>,
     lists: &ScamLists,
     samples: &HashMap<u32, String>,
 ) -> [Table; 2] {
@@ -631,8 +633,8 @@ fn campaign_tables(
         // Indicators this campaign's members share, by how many members carry each.
         let mut shared: HashMap<&Indicator, usize> = HashMap::new();
         for &i in members {
-            for ind in &found[i as usize].indicators {
-                if linking.contains(ind) {
+            for ind in &found[i as usize] {
+                if links.indicators.contains(ind) {
                     *shared.entry(ind).or_default() += 1;
                 }
             }
@@ -643,7 +645,10 @@ fn campaign_tables(
         let any_listed = top
             .iter()
             .any(|(i, _)| i.kind == Kind::Domain && lists.is_listed(&i.value));
-        let dup = members.iter().filter(|&&i| dup_linked[i as usize]).count();
+        let dup = members
+            .iter()
+            .filter(|&&i| links.near_duplicate[i as usize])
+            .count();
         let linked_by = match (top.is_empty(), dup > 0) {
             (false, true) => "shared indicators + near-duplicate text",
             (false, false) => "shared indicators",
@@ -705,16 +710,15 @@ fn campaign_tables(
         for &i in members {
             let d = &docs[i as usize];
             let why: Vec<String> = found[i as usize]
-                .indicators
                 .iter()
                 .filter(|ind| top.iter().any(|(t, _)| t == ind))
                 .map(ToString::to_string)
-                .chain(dup_linked[i as usize].then(|| "near-duplicate".to_string()))
+                .chain(links.near_duplicate[i as usize].then(|| "near-duplicate".to_string()))
                 .collect();
             let values = [
                 Some(id.clone()),
                 Some(d.source_id.clone()),
-                Some(d.source.clone()),
+                Some(sources[d.part as usize].clone()),
                 d.provider.clone(),
                 Some(why.join("; ")),
                 Some(d.id.clone()),
