@@ -2,6 +2,18 @@
 
 use chrono::NaiveDate;
 
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a date");
+
+/// A day as polars stores a `Date`: days since 1970-01-01.
+pub fn to_polars_day(d: NaiveDate) -> i32 {
+    (d - EPOCH).num_days() as i32
+}
+
+/// The day a polars `Date` value (days since 1970-01-01) stands for.
+pub fn from_polars_day(days: i32) -> NaiveDate {
+    EPOCH + chrono::Duration::days(i64::from(days))
+}
+
 /// One input row after an ingester mapped its fields, before normalisation. Values are
 /// exactly as written in the source (only decoded to UTF-8 and, where asked, repaired).
 #[derive(Debug, Clone, Default, PartialEq)]

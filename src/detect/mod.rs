@@ -312,10 +312,7 @@ pub fn detect(
                 .physical()
                 .get(0)
         })
-        .map(|d| {
-            NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
-                + chrono::Duration::days(i64::from(d))
-        });
+        .map(crate::schema::from_polars_day);
     let recent_from = newest
         .map(|n| n - chrono::Duration::weeks(opts.terms.recent_weeks) + chrono::Duration::days(1));
     let history_from = recent_from.map(|r| r - chrono::Duration::weeks(opts.terms.history_weeks));
@@ -362,14 +359,11 @@ pub fn detect(
             })?;
         let pii = df.column("pii_hashes").map_err(polars_err(part))?;
         let cats = df.column("categories").map_err(polars_err(part))?;
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
         let n = df.height();
         let rows: Vec<PassRow> = (0..n)
             .into_par_iter()
             .map(|i| {
-                let received = dates
-                    .get(i)
-                    .map(|d| epoch + chrono::Duration::days(i64::from(d)));
+                let received = dates.get(i).map(crate::schema::from_polars_day);
                 let cat_list = list_strings(cats, i);
                 let categories = category_bits(&cat_list);
                 let title = titles.get(i).unwrap_or("");

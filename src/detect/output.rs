@@ -80,7 +80,6 @@ impl Table {
 
     /// As a polars frame.
     pub fn to_frame(&self) -> PolarsResult<DataFrame> {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is valid");
         let cols = self
             .columns
             .iter()
@@ -94,7 +93,7 @@ impl Table {
                     Col::Date(v) => Series::new(
                         name,
                         v.iter()
-                            .map(|d| d.map(|d| (d - epoch).num_days() as i32))
+                            .map(|d| d.map(crate::schema::to_polars_day))
                             .collect::<Vec<_>>(),
                     )
                     .cast(&DataType::Date)?,

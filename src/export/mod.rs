@@ -144,8 +144,7 @@ fn filter_frame(
     if !opts.langs.is_empty() {
         lf = lf.filter(in_list("lang", &opts.langs));
     }
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is valid");
-    let day = |d: NaiveDate| lit((d - epoch).num_days() as i32).cast(DataType::Date);
+    let day = |d: NaiveDate| lit(crate::schema::to_polars_day(d)).cast(DataType::Date);
     if let Some(s) = opts.since {
         lf = lf.filter(col("received_at").gt_eq(day(s)));
     }
@@ -224,10 +223,7 @@ fn cell_text(v: &AnyValue<'_>) -> Option<String> {
         AnyValue::String(s) => Some((*s).to_string()),
         AnyValue::StringOwned(s) => Some(s.to_string()),
         AnyValue::Boolean(b) => Some(if *b { "Yes" } else { "No" }.to_string()),
-        AnyValue::Date(d) => {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is valid");
-            Some((epoch + chrono::Duration::days(i64::from(*d))).to_string())
-        }
+        AnyValue::Date(d) => Some(crate::schema::from_polars_day(*d).to_string()),
         AnyValue::List(s) => {
             let items: Vec<String> = s
                 .str()

@@ -214,10 +214,9 @@ fn str_col(name: &str, rows: &[Complaint], f: impl Fn(&Complaint) -> Option<&str
 
 /// Builds the store frame of a batch of complaints (the columns of [`crate::schema::COLUMNS`]).
 pub fn to_frame(rows: &[Complaint]) -> PolarsResult<DataFrame> {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is valid");
     let days: Vec<Option<i32>> = rows
         .iter()
-        .map(|r| r.received_at.map(|d| (d - epoch).num_days() as i32))
+        .map(|r| r.received_at.map(crate::schema::to_polars_day))
         .collect();
     let mut pii = ListStringChunkedBuilder::new("pii_hashes".into(), rows.len(), rows.len());
     for r in rows {

@@ -127,7 +127,6 @@ pub fn response_outcome(
 /// Reads every classified complaint with a provider and a date.
 pub fn read_cases(store: &Store) -> anyhow::Result<Vec<Case>> {
     let mut out = Vec::new();
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     for part in store.complaint_files()? {
         let p = part.display().to_string();
         let source = crate::store::source_of(&part);
@@ -169,7 +168,7 @@ pub fn read_cases(store: &Store) -> anyhow::Result<Vec<Case>> {
             out.push(Case {
                 provider: provider.to_string(),
                 source: source.clone(),
-                received: epoch + chrono::Duration::days(i64::from(d)),
+                received: crate::schema::from_polars_day(d),
                 categories,
                 timely: t,
                 relief,
