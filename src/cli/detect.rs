@@ -43,22 +43,16 @@ pub struct Args {
 }
 
 /// The options a `detect` run uses, from its arguments.
-pub fn options(args: &Args) -> anyhow::Result<DetectOptions> {
-    if !(0.0..=1.0).contains(&args.similarity) {
-        anyhow::bail!(
-            "--similarity must be between 0 and 1, got {}",
-            args.similarity
-        );
-    }
+pub fn options(args: &Args) -> DetectOptions {
     let models = args.models.clone().unwrap_or_else(models_dir);
     let mut opts = DetectOptions::new(&models, &data_dir());
     opts.scam_lists.extend(args.scam_lists.iter().cloned());
-    opts.min_size = args.min_size.max(2);
+    opts.min_size = args.min_size;
     opts.similarity = args.similarity;
     opts.cap = args.cap;
     opts.spikes.alpha = args.alpha;
     opts.terms.recent_weeks = args.recent_weeks;
-    Ok(opts)
+    opts
 }
 
 /// Runs detection on the store and writes the results; returns them.
@@ -94,7 +88,7 @@ pub fn summary(det: &Detection) -> String {
 
 /// Runs `detect`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let opts = options(&args)?;
+    let opts = options(&args);
     let store = Store::open(&ctx.store)?;
     let det = detect_store(ctx, &store, &opts, args.out.as_deref())?;
     println!("{}", summary(&det));

@@ -152,7 +152,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .scam_lists
         .extend(cfg.detect.scam_lists.iter().map(|p| rel(p)));
     if let Some(n) = cfg.detect.min_size {
-        dopts.min_size = n.max(2);
+        dopts.min_size = n;
     }
     if let Some(s) = cfg.detect.similarity {
         dopts.similarity = s;

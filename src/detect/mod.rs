@@ -39,7 +39,7 @@ pub struct DetectOptions {
     pub stoplists: Vec<PathBuf>,
     /// Scam and phishing domain lists.
     pub scam_lists: Vec<PathBuf>,
-    /// Smallest campaign reported.
+    /// Smallest campaign reported (at least 2: a campaign links complaints).
     pub min_size: usize,
     /// Smallest estimated Jaccard similarity of near-duplicates.
     pub similarity: f64,
@@ -288,6 +288,12 @@ pub fn detect(
     opts: &DetectOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> anyhow::Result<Detection> {
+    if !(0.0..=1.0).contains(&opts.similarity) {
+        anyhow::bail!(
+            "similarity (--similarity, or `similarity` in a run config) must be between 0 and 1, got {}",
+            opts.similarity
+        );
+    }
     let extractor = Extractor::load(&opts.lexicon)?;
     let mut lists = ScamLists::default();
     for f in &opts.scam_lists {
@@ -463,7 +469,7 @@ pub fn detect(
     // Campaigns: sets of at least `min_size` complaints.
     let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for i in 0..n as u32 {
-        if uf.size_of(i) as usize >= opts.min_size {
+        if uf.size_of(i) as usize >= opts.min_size.max(2) {
             groups.entry(uf.find(i)).or_default().push(i);
         }
     }
