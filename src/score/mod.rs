@@ -254,6 +254,15 @@ fn part_score(cfg: &Settings, timely: f64, relief: f64, resolved: f64, burden: O
     }
 }
 
+/// (cases where `outcome` is true, cases where it is known).
+fn tally(cases: &[&Case], outcome: &dyn Fn(&Case) -> Option<bool>) -> (f64, f64) {
+    let known: Vec<bool> = cases.iter().filter_map(|c| outcome(c)).collect();
+    (
+        known.iter().filter(|&&b| b).count() as f64,
+        known.len() as f64,
+    )
+}
+
 /// Rates every provider with complaints. Sorted best first (NR last), ties by id.
 pub fn rate(cases: &[Case], providers: &Providers, config: &RatingConfig) -> Vec<Rating> {
     let cfg = &config.settings;
@@ -264,13 +273,9 @@ pub fn rate(cases: &[Case], providers: &Providers, config: &RatingConfig) -> Vec
     let in_window: Vec<&Case> = cases.iter().filter(|c| c.received >= from).collect();
     let years = cfg.window_days as f64 / 365.25;
     // Population rates: the prior every provider is shrunk toward.
-    let pop = |f: &dyn Fn(&Case) -> Option<bool>| {
-        let known: Vec<bool> = in_window.iter().filter_map(|c| f(c)).collect();
-        if known.is_empty() {
-            0.5
-        } else {
-            known.iter().filter(|&&b| b).count() as f64 / known.len() as f64
-        }
+    let pop = |f: &dyn Fn(&Case) -> Option<bool>| match tally(&in_window, f) {
+        (_, 0.0) => 0.5,
+        (x, n) => x / n,
     };
     let pop_timely = pop(&|c| c.timely);
     let pop_relief = pop(&|c| c.relief);
@@ -284,16 +289,9 @@ pub fn rate(cases: &[Case], providers: &Providers, config: &RatingConfig) -> Vec
         .into_iter()
         .map(|(id, cs)| {
             let entry = providers.get(id);
-            let count = |f: &dyn Fn(&Case) -> Option<bool>| {
-                let known: Vec<bool> = cs.iter().filter_map(|c| f(c)).collect();
-                (
-                    known.iter().filter(|&&b| b).count() as f64,
-                    known.len() as f64,
-                )
-            };
-            let (tx, tn) = count(&|c| c.timely);
-            let (rx, rn) = count(&|c| c.relief);
-            let (sx, sn) = count(&|c| c.unresolved.map(|u| !u));
+            let (tx, tn) = tally(&cs, &|c| c.timely);
+            let (rx, rn) = tally(&cs, &|c| c.relief);
+            let (sx, sn) = tally(&cs, &|c| c.unresolved.map(|u| !u));
             let timely = share(tx, tn, pop_timely, k);
             let relief = share(rx, rn, pop_relief, k);
             let resolved = share(sx, sn, pop_resolved, k);
@@ -318,16 +316,7 @@ pub fn rate(cases: &[Case], providers: &Providers, config: &RatingConfig) -> Vec
                     .find(|(_, b)| score >= *b)
                     .map_or_else(|| "F".to_string(), |(g, _)| g.clone())
             };
-            let drivers = drivers(
-                &cs,
-                newest,
-                cfg,
-                &timely,
-                pop_timely,
-                &relief,
-                rate,
-                users.is_some(),
-            );
+            let drivers = drivers(&cs, newest, cfg, &timely, pop_timely, &relief, rate);
             Rating {
                 provider: id.to_string(),
                 name: entry.map_or_else(|| id.to_string(), |e| e.name.clone()),
@@ -355,7 +344,6 @@ pub fn rate(cases: &[Case], providers: &Providers, config: &RatingConfig) -> Vec
     out
 }
 
-#[allow(clippy::too_many_arguments)]
 fn drivers(
     cs: &[&Case],
     newest: NaiveDate,
@@ -364,7 +352,6 @@ fn drivers(
     pop_timely: f64,
     relief: &Share,
     rate: Option<f64>,
-    users_known: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
     // Trend: the category that moved most between the last two periods.
@@ -407,13 +394,11 @@ fn drivers(
     if relief.n > 0.0 {
         out.push(format!("{:.0}% closed with relief", relief.raw * 100.0));
     }
-    match rate {
-        Some(r) => out.push(format!(
-            "{r:.2} weighted complaints per million users a year"
-        )),
-        None if !users_known => out.push("user base unknown: volume shown, not scored".to_string()),
-        None => {}
-    }
+    // A rate exists exactly where the user base is known.
+    out.push(match rate {
+        Some(r) => format!("{r:.2} weighted complaints per million users a year"),
+        None => "user base unknown: volume shown, not scored".to_string(),
+    });
     out.truncate(3);
     out
 }
