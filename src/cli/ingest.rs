@@ -1,4 +1,5 @@
-//! `walletwatch ingest cfpb|export`: files into the store, every row accounted for.
+//! `walletwatch ingest cfpb|export|forum`: files and forum posts into the store, every row
+//! accounted for.
 
 use std::path::PathBuf;
 
@@ -6,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args as ClapArgs, Subcommand};
 
 use super::Context;
+use crate::ingest::forum::{self, CrawlOptions, profile, profile::Profile};
 use crate::ingest::{
     self, IngestSpec, Reconciliation, RunOptions, SourceKind, export::Mapping, input,
 };
@@ -51,11 +53,103 @@ pub enum IngestCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Public complaint posts, crawled politely with a site profile (data/sites/*.toml):
+    /// robots.txt obeyed, one request a second per host by default, every page archived.
+    #[command(
+        after_help = "Examples:\n  walletwatch ingest forum --profile data/sites/heimao.toml --contact https://example.org/about-our-research\n  walletwatch ingest forum --profile data/sites/heimao.toml --start-url http://mirror.example/list --allowed-host mirror.example --contact https://example.org/me\n  walletwatch ingest forum --profile data/sites/heimao.toml --replay\n\nPrints fetched N = stored A + duplicates D + quarantined Q + skipped S, where N counts the\npost links found, S those not fetched (robots.txt, off-site, already stored) and Q the pages\nthat gave no complaint (listed with URL and reason in <store>/quarantine/). Pages are archived\nin <store>/archive/<profile>/; --replay re-parses them offline. The format of profiles is\ndescribed in docs/site-profiles.md."
+    )]
+    Forum {
+        /// The site profile (TOML): start pages, allowed hosts, selectors, politeness.
+        #[arg(long, value_name = "PROFILE.toml")]
+        profile: PathBuf,
+        /// Start here instead of the profile's start_urls (repeatable).
+        #[arg(long = "start-url", value_name = "URL")]
+        start_urls: Vec<String>,
+        /// Allow this host (`host` or `host:port`) instead of the profile's allowed_hosts
+        /// (repeatable).
+        #[arg(long = "allowed-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
+        /// Contact URL put in the User-Agent, so site operators can reach you (else the
+        /// profile's `contact`).
+        #[arg(long, value_name = "URL")]
+        contact: Option<String>,
+        /// List pages to fetch at most (else the profile's max_pages).
+        #[arg(long, value_name = "N")]
+        max_pages: Option<usize>,
+        /// Re-parse the pages archived by earlier crawls, without any network.
+        #[arg(long, conflicts_with_all = ["start_urls", "allowed_hosts", "contact", "max_pages"])]
+        replay: bool,
+    },
+}
+
+/// Runs `ingest forum`.
+fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
+    let IngestCommand::Forum {
+        profile,
+        start_urls,
+        allowed_hosts,
+        contact,
+        max_pages,
+        replay,
+    } = cmd
+    else {
+        unreachable!("run_forum is called with `ingest forum` only");
+    };
+    let profile = Profile::load(&profile)?;
+    let store = Store::open(&ctx.store)?;
+    let report = if replay {
+        forum::replay(&store, &ctx.providers, &profile)?
+    } else {
+        let start_urls = start_urls
+            .iter()
+            .map(|u| profile::parse_http_url(u).map_err(|m| anyhow::anyhow!("--start-url: {m}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let opts = CrawlOptions {
+            start_urls,
+            allowed_hosts,
+            contact,
+            max_pages,
+            progress: !ctx.quiet,
+        };
+        forum::crawl(&store, &ctx.providers, &profile, &opts)?
+    };
+    println!("{}: {}", profile.name, report.counts);
+    if replay {
+        ctx.note(format!(
+            "  {} archived post page(s) re-parsed offline",
+            report.from_archive
+        ));
+    } else {
+        ctx.note(format!(
+            "  {} list page(s), {} request(s); skipped: {} disallowed by robots.txt, {} off-site, {} already stored; {} parsed again from the archive",
+            report.list_pages,
+            report.requests,
+            report.skipped_robots,
+            report.skipped_offsite,
+            report.skipped_stored,
+            report.from_archive
+        ));
+    }
+    for (url, why) in &report.list_failures {
+        ctx.note(format!("  list page {url}: {why}"));
+    }
+    if let Some(q) = &report.quarantine {
+        ctx.note(format!(
+            "  {} page(s) quarantined with their URL and reason in {}",
+            report.counts.quarantined,
+            q.display()
+        ));
+    }
+    if !replay && report.list_pages == 0 {
+        anyhow::bail!("no list page could be fetched; nothing was crawled");
+    }
+    Ok(())
 }
 
 /// Runs an ingest command.
 pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
     let (files, kind, common) = match cmd {
+        IngestCommand::Forum { .. } => return run_forum(ctx, cmd),
         IngestCommand::Cfpb { files, common } => (files, SourceKind::Cfpb, common),
         IngestCommand::Export {
             files,

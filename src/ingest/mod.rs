@@ -8,6 +8,7 @@ pub mod cfpb;
 pub mod csv_rows;
 pub mod export;
 pub mod fields;
+pub mod forum;
 pub mod input;
 pub mod json_rows;
 

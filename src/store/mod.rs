@@ -7,6 +7,7 @@
 //! <store>/raw/<fingerprint>.json          its manifest (origin, form, mapping, counts)
 //! <store>/quarantine/<source>-<fingerprint>.ndjson   rows that could not be stored
 //! <store>/keys/pii.key                    key of the keyed hashes of personal data
+//! <store>/archive/<profile>/…page.zst      pages fetched by `ingest forum` (forum::archive)
 //! ```
 //!
 //! Every file is written to a temporary name and renamed into place, so readers never see

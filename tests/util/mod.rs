@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod heimao_site;
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,496 @@
+//! `ingest forum`: public complaint posts, crawled politely by a site profile, archived,
+//! parsed and stored through the same normalisation as exports.
+//!
+//! A crawl walks each start URL's list pages (following the next-page link, at most
+//! `max_pages` in all) and accounts for every post link it finds:
+//! `fetched N = stored A + duplicates D + quarantined Q + skipped S`, where N counts the
+//! distinct post URLs found, S those not fetched (robots.txt disallows them, they are
+//! off-site, or they are stored already), Q the pages that gave no complaint (fetch failed
+//! after its retries, or the page does not parse; each with its URL and reason in
+//! `<store>/quarantine/`), and A + D what the store made of the rest. A post page archived
+//! by an earlier run but not stored (it failed to parse) is parsed again from the archive,
+//! not fetched again. `--replay` re-parses the whole archive without any network.
+//!
+//! Parsed posts are written as one NDJSON file and ingested like an export (with a mapping
+//! made from the profile), so the raw layer keeps them and `normalise` rebuilds them.
+
+pub mod archive;
+pub mod fetch;
+pub mod parse;
+pub mod profile;
+pub mod robots;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::ingest::export::Mapping;
+use crate::ingest::{IngestError, IngestSpec, Reconciliation, RunOptions, SourceKind, ingest};
+use crate::normalise::Normaliser;
+use crate::normalise::providers::Providers;
+use crate::schema::RawRecord;
+use crate::store::{Store, StoreError, write_atomic};
+use archive::{Archive, Page, PageKind};
+use fetch::{Fetched, Fetcher, Refusal};
+use profile::Profile;
+
+/// Where every post link of a crawl went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForumReconciliation {
+    /// Distinct post URLs found on the list pages (or archived, for a replay).
+    pub fetched: u64,
+    /// Stored as new complaints.
+    pub stored: u64,
+    /// Already in the store (same post id or same content).
+    pub duplicates: u64,
+    /// Gave no complaint: fetch failed, or the page does not parse.
+    pub quarantined: u64,
+    /// Not fetched: robots.txt, off-site, or stored already.
+    pub skipped: u64,
+}
+
+impl std::fmt::Display for ForumReconciliation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fetched {} = stored {} + duplicates {} + quarantined {} + skipped {}",
+            self.fetched, self.stored, self.duplicates, self.quarantined, self.skipped
+        )
+    }
+}
+
+/// What a crawl or replay did.
+#[derive(Debug, Clone, Default)]
+pub struct ForumReport {
+    /// The reconciliation line.
+    pub counts: ForumReconciliation,
+    /// Skipped because robots.txt disallows them.
+    pub skipped_robots: u64,
+    /// Skipped because their host is not allowed.
+    pub skipped_offsite: u64,
+    /// Skipped because they are stored already.
+    pub skipped_stored: u64,
+    /// Post pages parsed from the archive instead of fetched.
+    pub from_archive: u64,
+    /// List pages fetched.
+    pub list_pages: u64,
+    /// List pages that gave no links: (URL, why).
+    pub list_failures: Vec<(String, String)>,
+    /// HTTP requests sent (robots.txt, retries and redirects included).
+    pub requests: u64,
+    /// Where the quarantined pages are listed, when any.
+    pub quarantine: Option<PathBuf>,
+}
+
+/// Options of a crawl that override the profile's.
+#[derive(Debug, Clone, Default)]
+pub struct CrawlOptions {
+    /// Start here instead of the profile's `start_urls`.
+    pub start_urls: Vec<url::Url>,
+    /// Allow these hosts instead of the profile's `allowed_hosts`.
+    pub allowed_hosts: Vec<String>,
+    /// Contact URL for the User-Agent (else the profile's `contact`).
+    pub contact: Option<String>,
+    /// List pages at most (else the profile's `max_pages`).
+    pub max_pages: Option<usize>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// One post page's outcome, in discovery order.
+struct PostOutcome {
+    order: usize,
+    url: String,
+    record: Result<RawRecord, String>,
+}
+
+/// Parses an archived post page.
+fn parse_post(profile: &Profile, page: &Page, order: usize) -> PostOutcome {
+    let url = page.meta.url.clone();
+    let record = if page.ok() {
+        let (html, _, _) = parse::decode(&page.body, page.meta.content_type.as_deref());
+        parse::post_page(profile, &url, &html, 0)
+    } else {
+        Err(format!(
+            "HTTP {} (fetched {}, after retries)",
+            page.meta.status, page.meta.fetched_at
+        ))
+    };
+    PostOutcome { order, url, record }
+}
+
+/// URLs of the complaints of `source` already in the store.
+fn stored_urls(store: &Store, source: &str) -> Result<HashSet<String>, StoreError> {
+    if store.complaint_files()?.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let polars = |source| StoreError::Polars {
+        path: store.complaints_dir().display().to_string(),
+        source,
+    };
+    let df = store
+        .scan()?
+        .filter(col("source").cast(DataType::String).eq(lit(source)))
+        .select([col("url")])
+        .collect()
+        .map_err(polars)?;
+    let urls = df
+        .column("url")
+        .and_then(|c| c.str().cloned())
+        .map_err(polars)?;
+    Ok(urls.iter().flatten().map(str::to_string).collect())
+}
+
+/// Crawls a site with `profile` into the store.
+pub fn crawl(
+    store: &Store,
+    providers: &Providers,
+    profile: &Profile,
+    opts: &CrawlOptions,
+) -> Result<ForumReport, IngestError> {
+    let mut profile = profile.clone();
+    if !opts.start_urls.is_empty() {
+        profile.start_urls = opts.start_urls.clone();
+    }
+    if !opts.allowed_hosts.is_empty() {
+        profile.allowed_hosts = opts
+            .allowed_hosts
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+    }
+    if let Some(m) = opts.max_pages {
+        profile.max_pages = m.max(1);
+    }
+    let name = profile.name.clone();
+    let usage = |message: String| IngestError::Mapping {
+        path: format!("profile {name}"),
+        message,
+    };
+    if profile.start_urls.is_empty() {
+        return Err(usage(
+            "no start URL: give start_urls in the profile or --start-url".into(),
+        ));
+    }
+    let Some(contact) = opts.contact.clone().or_else(|| profile.contact.clone()) else {
+        return Err(usage(
+            "no contact URL for the User-Agent: give --contact URL (or `contact` in the profile) so site operators can reach you".into(),
+        ));
+    };
+    profile::parse_http_url(&contact).map_err(|m| usage(format!("--contact: {m}")))?;
+    let profile = Arc::new(profile);
+    let fetcher = Arc::new(Fetcher::new(profile.clone(), &contact).map_err(usage)?);
+    let archive = Arc::new(Archive::open(store.root(), &profile.name)?);
+    let stored = stored_urls(store, &profile.source)?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    let (mut report, outcomes) = runtime.block_on(walk(
+        fetcher.clone(),
+        archive,
+        profile.clone(),
+        stored,
+        opts.progress,
+    ))?;
+    report.requests = fetcher.requests.load(std::sync::atomic::Ordering::Relaxed);
+    store_posts(store, providers, &profile, outcomes, &mut report, "crawl")?;
+    Ok(report)
+}
+
+/// Walks the list pages and fetches (or re-reads from the archive) every new post.
+async fn walk(
+    fetcher: Arc<Fetcher>,
+    archive: Arc<Archive>,
+    profile: Arc<Profile>,
+    stored: HashSet<String>,
+    progress: bool,
+) -> Result<(ForumReport, Vec<PostOutcome>), IngestError> {
+    let mut report = ForumReport::default();
+    let mut outcomes = Vec::new();
+    let mut tasks: tokio::task::JoinSet<Result<PostOutcome, StoreError>> =
+        tokio::task::JoinSet::new();
+    let mut seen_posts: HashSet<String> = HashSet::new();
+    let mut seen_lists: HashSet<String> = HashSet::new();
+    let bar = crate::progress::counter(0, progress, "crawl", "posts");
+    'starts: for start in profile.start_urls.clone() {
+        let mut next = Some(start);
+        while let Some(u) = next.take() {
+            if !seen_lists.insert(u.to_string()) {
+                break;
+            }
+            if report.list_pages >= profile.max_pages as u64 {
+                tracing::info!(url = %u, max_pages = profile.max_pages, "max_pages reached: not fetched");
+                break 'starts;
+            }
+            let page = match fetcher.fetch(&u, PageKind::List).await {
+                Fetched::Page(p) => p,
+                Fetched::Refused(Refusal::Robots, url) => {
+                    tracing::warn!(%url, "robots.txt disallows this list page: not fetched");
+                    report
+                        .list_failures
+                        .push((url, "robots.txt disallows it".into()));
+                    continue;
+                }
+                Fetched::Refused(Refusal::OffSite, url) => {
+                    tracing::warn!(%url, "list page outside allowed_hosts: not fetched");
+                    report
+                        .list_failures
+                        .push((url, "its host is not in allowed_hosts".into()));
+                    continue;
+                }
+                Fetched::Failed(why) => {
+                    tracing::warn!(url = %u, %why, "list page failed");
+                    report.list_failures.push((u.to_string(), why));
+                    continue;
+                }
+            };
+            report.list_pages += 1;
+            archive.put(&page)?;
+            if !page.ok() {
+                tracing::warn!(url = %u, status = page.meta.status, "list page failed");
+                report
+                    .list_failures
+                    .push((u.to_string(), format!("HTTP {}", page.meta.status)));
+                continue;
+            }
+            let (html, _, _) = parse::decode(&page.body, page.meta.content_type.as_deref());
+            let list = parse::list_page(&profile, &u, &html);
+            tracing::info!(url = %u, posts = list.posts.len(), next = ?list.next.as_ref().map(|n| n.as_str()), "list page");
+            if list.posts.is_empty() {
+                report
+                    .list_failures
+                    .push((u.to_string(), "no post links match `list.link`".to_string()));
+            }
+            for post in list.posts {
+                let key = post.to_string();
+                if !seen_posts.insert(key.clone()) {
+                    continue;
+                }
+                report.counts.fetched += 1;
+                bar.inc_length(1);
+                match fetcher.check(&post).await {
+                    Err(Refusal::OffSite) => {
+                        tracing::info!(url = %post, "skipped: its host is not in allowed_hosts");
+                        report.skipped_offsite += 1;
+                        bar.inc(1);
+                        continue;
+                    }
+                    Err(Refusal::Robots) => {
+                        tracing::info!(url = %post, "skipped: robots.txt disallows it");
+                        report.skipped_robots += 1;
+                        bar.inc(1);
+                        continue;
+                    }
+                    Ok(()) => {}
+                }
+                if stored.contains(&key) {
+                    report.skipped_stored += 1;
+                    bar.inc(1);
+                    continue;
+                }
+                let order = seen_posts.len();
+                if let Some(page) = archive.get(&key)?
+                    && page.ok()
+                {
+                    report.from_archive += 1;
+                    outcomes.push(parse_post(&profile, &page, order));
+                    bar.inc(1);
+                    continue;
+                }
+                let (fetcher, archive, profile) =
+                    (fetcher.clone(), archive.clone(), profile.clone());
+                tasks.spawn(async move {
+                    let record = match fetcher.fetch(&post, PageKind::Post).await {
+                        Fetched::Page(page) => {
+                            archive.put(&page)?;
+                            return Ok(parse_post(&profile, &page, order));
+                        }
+                        Fetched::Refused(r, url) => Err(format!("not fetched ({r:?}): {url}")),
+                        Fetched::Failed(why) => Err(why),
+                    };
+                    Ok(PostOutcome {
+                        order,
+                        url: post.to_string(),
+                        record,
+                    })
+                });
+            }
+            next = list.next;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.map_err(|e| IngestError::Mapping {
+            path: format!("profile {}", profile.name),
+            message: format!("a fetch task failed: {e}"),
+        })??;
+        bar.inc(1);
+        outcomes.push(outcome);
+    }
+    bar.finish_and_clear();
+    report.counts.skipped = report.skipped_robots + report.skipped_offsite + report.skipped_stored;
+    Ok((report, outcomes))
+}
+
+/// Re-parses every post page archived for `profile`, offline, into the store.
+pub fn replay(
+    store: &Store,
+    providers: &Providers,
+    profile: &Profile,
+) -> Result<ForumReport, IngestError> {
+    let archive = Archive::open(store.root(), &profile.name)?;
+    let mut report = ForumReport::default();
+    let mut outcomes = Vec::new();
+    for (order, page) in archive
+        .pages()?
+        .into_iter()
+        .filter(|p| p.meta.kind == PageKind::Post)
+        .enumerate()
+    {
+        report.counts.fetched += 1;
+        outcomes.push(parse_post(profile, &page, order));
+    }
+    report.from_archive = report.counts.fetched;
+    store_posts(store, providers, profile, outcomes, &mut report, "replay")?;
+    Ok(report)
+}
+
+/// The mapping that reads the parsed-posts NDJSON (its keys are the profile's field names).
+fn posts_mapping(profile: &Profile) -> Result<Mapping, IngestError> {
+    let mut t = toml::Table::new();
+    t.insert("source".into(), profile.source.clone().into());
+    t.insert(
+        "description".into(),
+        format!("posts crawled with the site profile {:?}", profile.name).into(),
+    );
+    t.insert("format".into(), "ndjson".into());
+    if let Some(c) = &profile.default_currency {
+        t.insert("default_currency".into(), c.clone().into());
+    }
+    let mut fields = toml::Table::new();
+    for (canon, key) in [
+        ("id", "post_id"),
+        ("title", "title"),
+        ("text", "body"),
+        ("date", "date"),
+        ("provider", "provider"),
+        ("status", "status"),
+        ("amount", "amount"),
+        ("issue", "issue"),
+        ("demand", "demand"),
+        ("url", "url"),
+    ] {
+        fields.insert(canon.into(), key.into());
+    }
+    t.insert("fields".into(), fields.into());
+    let mut dates = toml::Table::new();
+    dates.insert(
+        "formats".into(),
+        toml::Value::Array(
+            profile
+                .date_formats
+                .iter()
+                .map(|f| f.clone().into())
+                .collect(),
+        ),
+    );
+    if let Some(off) = &profile.utc_offset {
+        dates.insert("utc_offset".into(), off.clone().into());
+    }
+    t.insert("dates".into(), dates.into());
+    let text = toml::to_string(&t).expect("a TOML table always serialises");
+    Mapping::parse(
+        &text,
+        &format!("mapping made from profile {}", profile.name),
+    )
+}
+
+/// Normalises the parsed posts (quarantining, by URL, those that cannot be stored), then
+/// ingests the rest as one NDJSON file.
+fn store_posts(
+    store: &Store,
+    providers: &Providers,
+    profile: &Profile,
+    mut outcomes: Vec<PostOutcome>,
+    report: &mut ForumReport,
+    what: &str,
+) -> Result<(), IngestError> {
+    outcomes.sort_by_key(|o| o.order);
+    let mapping = posts_mapping(profile)?;
+    let key = store.pii_key()?;
+    let check = Normaliser {
+        source: &profile.source,
+        providers,
+        dates: mapping.date_rules(),
+        default_currency: mapping.currency(),
+        pii_key: &key,
+        raw_file: "",
+    };
+    let mut lines = Vec::new();
+    let mut quarantine = Vec::new();
+    for o in outcomes {
+        let record = o.record.and_then(|r| {
+            check
+                .complaint(r.clone())
+                .map(|_| r)
+                .map_err(|rej| format!("{} ({:?})", rej.reason, rej.raw))
+        });
+        match record {
+            Ok(r) => {
+                let row = serde_json::json!({
+                    "post_id": r.source_id, "title": r.title, "body": r.text,
+                    "date": r.received, "provider": r.provider_raw, "status": r.status,
+                    "amount": r.amount, "issue": r.issue, "demand": r.demand, "url": r.url,
+                });
+                serde_json::to_writer(&mut lines, &row).expect("json values always serialise");
+                lines.push(b'\n');
+            }
+            Err(reason) => {
+                tracing::warn!(url = %o.url, %reason, "quarantined");
+                quarantine.push(serde_json::json!({"url": o.url, "reason": reason}));
+            }
+        }
+    }
+    report.counts.quarantined += quarantine.len() as u64;
+    let qpath = store
+        .root()
+        .join("quarantine")
+        .join(format!("{}-forum-{}.ndjson", profile.source, profile.name));
+    if quarantine.is_empty() {
+        let _ = std::fs::remove_file(&qpath);
+    } else {
+        let mut buf = Vec::new();
+        for q in &quarantine {
+            serde_json::to_writer(&mut buf, q).expect("json values always serialise");
+            buf.push(b'\n');
+        }
+        write_atomic(&qpath, &buf)?;
+        report.quarantine = Some(qpath);
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let file = Archive::open(store.root(), &profile.name)?
+        .dir()
+        .join(format!("posts-{stamp}.ndjson"));
+    write_atomic(&file, &lines)?;
+    let spec = IngestSpec {
+        path: file.clone(),
+        kind: SourceKind::Export(mapping),
+        encoding: Some(encoding_rs::UTF_8),
+        origin: Some(format!("forum {} {what} {stamp}", profile.name)),
+        fingerprint: None,
+    };
+    let counts: Result<Reconciliation, IngestError> =
+        ingest(store, providers, &spec, &RunOptions::default());
+    let _ = std::fs::remove_file(&file);
+    let counts = counts?;
+    report.counts.stored += counts.stored;
+    report.counts.duplicates += counts.duplicates;
+    report.counts.quarantined += counts.quarantined;
+    Ok(())
+}
