@@ -32,8 +32,9 @@ fn test_profile(dir: &Dir) -> std::path::PathBuf {
     dir.write("heimao-test.toml", text)
 }
 
-/// The site: three list pages linking 30 real posts (one linked twice), a soft error page,
-/// two posts in a section robots.txt disallows and one link off-site. Post 5 is served as
+/// The site: three list pages linking 30 real posts (one linked twice, one also under a
+/// second URL), a soft error page, two posts in a section robots.txt disallows and one
+/// link off-site. Post 5 is served as
 /// GBK, post 8 answers 429 with `Retry-After: 1` once, post 13 answers 500 twice.
 struct Site {
     server: Server,
@@ -44,6 +45,8 @@ const GBK_POST: usize = 5;
 const RATE_LIMITED_POST: usize = 8;
 const FAILING_POST: usize = 13;
 const MALFORMED: &str = "/complaint/view/17351099999";
+/// The tracking query the live site's list cards add to post links.
+const TRACKING: &str = "?sld=1d3d6cfaf9d2ade0cbc839a8ce3deb0c";
 
 fn site() -> Site {
     let posts = heimao_site::real_posts();
@@ -55,6 +58,7 @@ fn site() -> Site {
     };
     let mut page2 = entries(12..24);
     page2.push((view(&p[3]), &p[3])); // linked from two list pages
+    page2.push((format!("{}{TRACKING}", view(&p[20])), &p[20])); // the same post, another URL
     let mut page3 = entries(24..30);
     page3.push((MALFORMED.to_string(), &p[0]));
     page3.push((format!("/complaint/view/private/{}", p[30].id), &p[30]));
@@ -85,6 +89,7 @@ fn site() -> Site {
         } else {
             heimao_site::post_page(post, "utf-8").into_bytes()
         };
+        routes.insert(format!("{}{TRACKING}", view(post)), page.clone());
         routes.insert(view(post), page.clone());
         routes.insert(format!("/complaint/view/private/{}", post.id), page);
     }
@@ -157,7 +162,8 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     let profile = test_profile(&dir);
     let mut site = site();
 
-    // 34 post links: 30 posts, the error page, 2 disallowed, 1 off-site.
+    // 35 post links: 30 posts, one of them again under a tracking URL (a duplicate), the
+    // error page, 2 disallowed, 1 off-site.
     let run = dir
         .cmd(&[
             "ingest",
@@ -181,10 +187,12 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     assert!(run.status.success(), "{notes}");
     assert_eq!(
         out.trim(),
-        "heimao: fetched 34 = stored 30 + duplicates 0 + quarantined 1 + skipped 3"
+        "heimao: fetched 35 = stored 30 + duplicates 1 + quarantined 1 + skipped 3"
     );
     assert!(
-        notes.contains("skipped: 2 disallowed by robots.txt, 1 off-site, 0 already stored"),
+        notes.contains(
+            "39 request(s); skipped: 2 disallowed by robots.txt, 1 off-site, 0 already stored"
+        ),
         "{notes}"
     );
     let hits = site.server.hits();
@@ -293,12 +301,13 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
         q[0]
     );
 
-    // A second run fetches the list pages again, and no post page.
+    // A second run fetches the list pages again, and no post page (the tracking URL is
+    // known by the post id in it).
     let before = site.server.hits().len();
     let out = crawl(&dir, &profile, &site);
     assert_eq!(
         out.trim(),
-        "heimao: fetched 34 = stored 0 + duplicates 0 + quarantined 1 + skipped 33"
+        "heimao: fetched 35 = stored 0 + duplicates 0 + quarantined 1 + skipped 34"
     );
     let again: Vec<String> = site.server.hits()[before..]
         .iter()
@@ -325,7 +334,7 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     ]);
     assert_eq!(
         out.trim(),
-        "heimao: fetched 31 = stored 30 + duplicates 0 + quarantined 1 + skipped 0"
+        "heimao: fetched 32 = stored 30 + duplicates 1 + quarantined 1 + skipped 0"
     );
     assert_eq!(stored(&offline), rows);
     // Replaying into the store that has them adds nothing.
@@ -339,8 +348,26 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     ]);
     assert_eq!(
         out.trim(),
-        "heimao: fetched 31 = stored 0 + duplicates 30 + quarantined 1 + skipped 0"
+        "heimao: fetched 32 = stored 0 + duplicates 31 + quarantined 1 + skipped 0"
     );
+    // `run --config` takes a forum source too (here a replay, offline).
+    let batch = Dir::new();
+    copy_dir(&dir.store().join("archive"), &batch.store().join("archive"));
+    let config = batch.write(
+        "batch.toml",
+        format!(
+            "store = \"store\"\n[[source]]\nkind = \"forum\"\nprofile = {:?}\nreplay = true\n[report]\nout = \"out\"\n",
+            profile.to_str().unwrap()
+        ),
+    );
+    let out = batch.ok(&["-q", "run", "--config", config.to_str().unwrap()]);
+    assert!(
+        out.contains(
+            "ingest forum heimao: fetched 32 = stored 30 + duplicates 1 + quarantined 1 + skipped 0"
+        ),
+        "{out}"
+    );
+    assert!(batch.path().join("out/index.html").exists());
     // And `normalise` rebuilds them from the raw layer like any export.
     let out = dir.ok(&["-q", "normalise"]);
     assert!(out.contains("stored 30"), "{out}");

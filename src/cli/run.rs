@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{Context, models_dir};
 use crate::classify::{ClassifierKind, build_classifier};
+use crate::ingest::forum::{self, CrawlOptions, profile, profile::Profile};
 use crate::ingest::{self, IngestSpec, RunOptions, SourceKind, export::Mapping};
 use crate::store::Store;
 
@@ -40,9 +41,19 @@ struct Config {
 #[serde(deny_unknown_fields)]
 struct Source {
     kind: String,
-    path: PathBuf,
+    path: Option<PathBuf>,
     mapping: Option<PathBuf>,
     encoding: Option<String>,
+    /// kind = "forum": the site profile, and what `ingest forum` takes as options.
+    profile: Option<PathBuf>,
+    #[serde(default)]
+    start_urls: Vec<String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    contact: Option<String>,
+    max_pages: Option<usize>,
+    #[serde(default)]
+    replay: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,34 +108,58 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         ..Default::default()
     };
     for (i, src) in cfg.source.iter().enumerate() {
+        let what = |m: &str| anyhow::anyhow!("{}: source {}: {m}", args.config.display(), i + 1);
+        if src.kind == "forum" {
+            let profile = src
+                .profile
+                .as_deref()
+                .ok_or_else(|| what("kind \"forum\" needs `profile`"))?;
+            let profile = Profile::load(&rel(profile))?;
+            let report = if src.replay {
+                forum::replay(&store, &ctx.providers, &profile)?
+            } else {
+                let start_urls = src
+                    .start_urls
+                    .iter()
+                    .map(|u| {
+                        profile::parse_http_url(u).map_err(|m| what(&format!("start_urls: {m}")))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let opts = CrawlOptions {
+                    start_urls,
+                    allowed_hosts: src.allowed_hosts.clone(),
+                    contact: src.contact.clone(),
+                    max_pages: src.max_pages,
+                    progress: !ctx.quiet,
+                };
+                forum::crawl(&store, &ctx.providers, &profile, &opts)?
+            };
+            println!("ingest forum {}: {}", profile.name, report.counts);
+            continue;
+        }
+        let path = src
+            .path
+            .as_deref()
+            .ok_or_else(|| what(&format!("kind {:?} needs `path`", src.kind)))?;
         let kind = match (src.kind.as_str(), &src.mapping) {
             ("cfpb", _) => SourceKind::Cfpb,
             ("export", Some(m)) => SourceKind::Export(Mapping::load(&rel(m))?),
-            ("export", None) => anyhow::bail!(
-                "{}: source {} (export) needs `mapping`",
-                args.config.display(),
-                i + 1
-            ),
-            (other, _) => anyhow::bail!(
-                "{}: source {}: kind {other:?} is not one of cfpb, export (forum sources arrive with the crawler)",
-                args.config.display(),
-                i + 1
-            ),
+            ("export", None) => return Err(what("kind \"export\" needs `mapping`")),
+            (other, _) => {
+                return Err(what(&format!(
+                    "kind {other:?} is not one of cfpb, export, forum"
+                )));
+            }
         };
         let encoding = match &src.encoding {
-            Some(label) => Some(crate::ingest::input::encoding_by_label(label).ok_or_else(
-                || {
-                    anyhow::anyhow!(
-                        "{}: source {}: unknown encoding {label:?}",
-                        args.config.display(),
-                        i + 1
-                    )
-                },
-            )?),
+            Some(label) => Some(
+                crate::ingest::input::encoding_by_label(label)
+                    .ok_or_else(|| what(&format!("unknown encoding {label:?}")))?,
+            ),
             None => None,
         };
         let spec = IngestSpec {
-            path: rel(&src.path),
+            path: rel(path),
             kind,
             encoding,
             origin: None,

@@ -121,6 +121,38 @@ fn parse_post(profile: &Profile, page: &Page, order: usize) -> PostOutcome {
     PostOutcome { order, url, record }
 }
 
+/// What the store holds already, to skip posts without fetching them.
+struct Known {
+    /// URLs of the stored complaints of the profile's source.
+    urls: HashSet<String>,
+    /// Ids of every stored complaint.
+    ids: HashSet<u64>,
+}
+
+impl Known {
+    fn load(store: &Store, source: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            urls: stored_urls(store, source)?,
+            ids: store.existing_ids()?,
+        })
+    }
+
+    /// Whether the post at `u` is stored: by its URL, or by the post id the profile reads
+    /// from URLs (so `…/view/17351065900?sld=…` is known once `…/view/17351065900` is).
+    fn has(&self, profile: &Profile, u: &url::Url) -> bool {
+        if self.urls.contains(u.as_str()) {
+            return true;
+        }
+        let Some(field) = profile.field("post_id") else {
+            return false;
+        };
+        parse::url_field(field, u.as_str()).is_some_and(|id| {
+            let cid = crate::normalise::complaint_id(&profile.source, &id);
+            u64::from_str_radix(&cid, 16).is_ok_and(|n| self.ids.contains(&n))
+        })
+    }
+}
+
 /// URLs of the complaints of `source` already in the store.
 fn stored_urls(store: &Store, source: &str) -> Result<HashSet<String>, StoreError> {
     if store.complaint_files()?.is_empty() {
@@ -183,7 +215,7 @@ pub fn crawl(
     let profile = Arc::new(profile);
     let fetcher = Arc::new(Fetcher::new(profile.clone(), &contact).map_err(usage)?);
     let archive = Arc::new(Archive::open(store.root(), &profile.name)?);
-    let stored = stored_urls(store, &profile.source)?;
+    let known = Known::load(store, &profile.source)?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -193,7 +225,7 @@ pub fn crawl(
         fetcher.clone(),
         archive,
         profile.clone(),
-        stored,
+        known,
         opts.progress,
     ))?;
     report.requests = fetcher.requests.load(std::sync::atomic::Ordering::Relaxed);
@@ -206,7 +238,7 @@ async fn walk(
     fetcher: Arc<Fetcher>,
     archive: Arc<Archive>,
     profile: Arc<Profile>,
-    stored: HashSet<String>,
+    known: Known,
     progress: bool,
 ) -> Result<(ForumReport, Vec<PostOutcome>), IngestError> {
     let mut report = ForumReport::default();
@@ -287,7 +319,7 @@ async fn walk(
                     }
                     Ok(()) => {}
                 }
-                if stored.contains(&key) {
+                if known.has(&profile, &post) {
                     report.skipped_stored += 1;
                     bar.inc(1);
                     continue;

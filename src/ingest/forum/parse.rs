@@ -122,6 +122,28 @@ fn element_text(el: ElementRef, multiline: bool) -> String {
     lines.collect::<Vec<_>>().join(sep)
 }
 
+/// The value of a field read from the URL (`from = "url"`), without the page; `None` for
+/// fields read from the HTML or URLs the regex does not match.
+pub fn url_field(field: &Field, url: &str) -> Option<String> {
+    match field.source {
+        FieldSource::Url => finish(field, url.to_string()),
+        FieldSource::Selector(_) => None,
+    }
+}
+
+/// A field's value after its regex, trimmed; `None` when empty or unmatched.
+fn finish(field: &Field, value: String) -> Option<String> {
+    let value = match &field.regex {
+        Some(re) => {
+            let caps = re.captures(&value)?;
+            caps.get(1).or_else(|| caps.get(0))?.as_str().to_string()
+        }
+        None => value,
+    };
+    let value = value.trim().to_string();
+    (!value.is_empty()).then_some(value)
+}
+
 /// The value of one field on a page, or `None` when the page lacks it.
 fn field_value(field: &Field, doc: &Html, url: &str) -> Option<String> {
     let value = match &field.source {
@@ -147,15 +169,7 @@ fn field_value(field: &Field, doc: &Html, url: &str) -> Option<String> {
             }
         }
     };
-    let value = match &field.regex {
-        Some(re) => {
-            let caps = re.captures(&value)?;
-            caps.get(1).or_else(|| caps.get(0))?.as_str().to_string()
-        }
-        None => value,
-    };
-    let value = value.trim().to_string();
-    (!value.is_empty()).then_some(value)
+    finish(field, value)
 }
 
 /// Parses a post page into a raw record (`line` numbers it in the run), or says why the
