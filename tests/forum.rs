@@ -166,6 +166,7 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     // error page, 2 disallowed, 1 off-site.
     let run = dir
         .cmd(&[
+            "-v",
             "ingest",
             "forum",
             "--profile",
@@ -195,6 +196,18 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
         ),
         "{notes}"
     );
+    // The log names each disallowed URL.
+    for i in [30, 31] {
+        let url = site
+            .server
+            .url(&format!("/complaint/view/private/{}", site.posts[i].id));
+        assert!(
+            notes
+                .lines()
+                .any(|l| l.contains("robots.txt disallows it") && l.contains(&url)),
+            "no log line for {url}"
+        );
+    }
     let hits = site.server.hits();
 
     // robots.txt first, once; the disallowed section never requested.
@@ -317,6 +330,26 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
         again,
         ["/robots.txt", "/list", "/list?page=2", "/list?page=3"]
     );
+
+    // A run killed after archiving pages but before storing them loses nothing: the next
+    // run parses the archived posts again instead of fetching them.
+    let resumed = Dir::new();
+    for sub in ["archive", "keys"] {
+        copy_dir(&dir.store().join(sub), &resumed.store().join(sub));
+    }
+    let before = site.server.hits().len();
+    let out = crawl(&resumed, &profile, &site);
+    assert_eq!(
+        out.trim(),
+        "heimao: fetched 35 = stored 30 + duplicates 1 + quarantined 1 + skipped 3"
+    );
+    assert!(
+        site.server.hits()[before..]
+            .iter()
+            .all(|h| !h.path.starts_with("/complaint/")),
+        "post pages fetched again"
+    );
+    assert_eq!(stored(&resumed), rows);
 
     // --replay rebuilds the same records from the archive, with the server stopped.
     site.server.stop();

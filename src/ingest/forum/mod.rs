@@ -233,7 +233,135 @@ pub fn crawl(
     Ok(report)
 }
 
-/// Walks the list pages and fetches (or re-reads from the archive) every new post.
+/// The state of one walk over a site's list pages.
+struct Walk {
+    fetcher: Arc<Fetcher>,
+    archive: Arc<Archive>,
+    profile: Arc<Profile>,
+    known: Known,
+    report: ForumReport,
+    /// Posts parsed from the archive, and those whose fetch task ended.
+    outcomes: Vec<PostOutcome>,
+    tasks: tokio::task::JoinSet<Result<PostOutcome, StoreError>>,
+    seen_posts: HashSet<String>,
+    bar: indicatif::ProgressBar,
+}
+
+impl Walk {
+    fn list_failed(&mut self, url: String, why: String) {
+        tracing::warn!(%url, %why, "list page gave no links");
+        self.report.list_failures.push((url, why));
+    }
+
+    /// Fetches, archives and parses a list page; `None` when it gives no links.
+    async fn list(&mut self, u: &url::Url) -> Result<Option<parse::ListPage>, IngestError> {
+        let page = match self.fetcher.fetch(u, PageKind::List).await {
+            Fetched::Page(p) => p,
+            Fetched::Refused(Refusal::Robots, url) => {
+                self.list_failed(url, "robots.txt disallows it".into());
+                return Ok(None);
+            }
+            Fetched::Refused(Refusal::OffSite, url) => {
+                self.list_failed(url, "its host is not in allowed_hosts".into());
+                return Ok(None);
+            }
+            Fetched::Failed(why) => {
+                self.list_failed(u.to_string(), why);
+                return Ok(None);
+            }
+        };
+        self.report.list_pages += 1;
+        self.archive.put(&page)?;
+        if !page.ok() {
+            self.list_failed(u.to_string(), format!("HTTP {}", page.meta.status));
+            return Ok(None);
+        }
+        let (html, _, _) = parse::decode(&page.body, page.meta.content_type.as_deref());
+        let list = parse::list_page(&self.profile, u, &html);
+        tracing::info!(url = %u, posts = list.posts.len(), next = ?list.next.as_ref().map(|n| n.as_str()), "list page");
+        if list.posts.is_empty() {
+            self.list_failed(u.to_string(), "no post links match `list.link`".into());
+        }
+        Ok(Some(list))
+    }
+
+    /// Accounts for one post link: skipped, parsed again from the archive, or fetched (in
+    /// a task, so fetches overlap up to the profile's concurrency).
+    async fn post(&mut self, post: url::Url) -> Result<(), IngestError> {
+        let key = post.to_string();
+        if !self.seen_posts.insert(key.clone()) {
+            return Ok(());
+        }
+        self.report.counts.fetched += 1;
+        self.bar.inc_length(1);
+        let skipped = match self.fetcher.check(&post).await {
+            Err(Refusal::OffSite) => {
+                tracing::info!(url = %post, "skipped: its host is not in allowed_hosts");
+                Some(&mut self.report.skipped_offsite)
+            }
+            Err(Refusal::Robots) => {
+                tracing::info!(url = %post, "skipped: robots.txt disallows it");
+                Some(&mut self.report.skipped_robots)
+            }
+            Ok(()) if self.known.has(&self.profile, &post) => Some(&mut self.report.skipped_stored),
+            Ok(()) => None,
+        };
+        if let Some(counter) = skipped {
+            *counter += 1;
+            self.bar.inc(1);
+            return Ok(());
+        }
+        let order = self.seen_posts.len();
+        if let Some(page) = self.archive.get(&key)?
+            && page.ok()
+        {
+            self.report.from_archive += 1;
+            self.outcomes.push(parse_post(&self.profile, &page, order));
+            self.bar.inc(1);
+            return Ok(());
+        }
+        let (fetcher, archive, profile) = (
+            self.fetcher.clone(),
+            self.archive.clone(),
+            self.profile.clone(),
+        );
+        self.tasks.spawn(async move {
+            let record = match fetcher.fetch(&post, PageKind::Post).await {
+                Fetched::Page(page) => {
+                    archive.put(&page)?;
+                    return Ok(parse_post(&profile, &page, order));
+                }
+                Fetched::Refused(r, url) => Err(format!("not fetched ({r:?}): {url}")),
+                Fetched::Failed(why) => Err(why),
+            };
+            Ok(PostOutcome {
+                order,
+                url: post.to_string(),
+                record,
+            })
+        });
+        Ok(())
+    }
+
+    /// Waits for the fetches still running.
+    async fn finish(mut self) -> Result<(ForumReport, Vec<PostOutcome>), IngestError> {
+        while let Some(done) = self.tasks.join_next().await {
+            let outcome = done.map_err(|e| IngestError::Mapping {
+                path: format!("profile {}", self.profile.name),
+                message: format!("a fetch task failed: {e}"),
+            })??;
+            self.bar.inc(1);
+            self.outcomes.push(outcome);
+        }
+        self.bar.finish_and_clear();
+        let r = &mut self.report;
+        r.counts.skipped = r.skipped_robots + r.skipped_offsite + r.skipped_stored;
+        Ok((self.report, self.outcomes))
+    }
+}
+
+/// Walks each start URL's list pages (following the next-page link, `max_pages` in all)
+/// and accounts for every post link on them.
 async fn walk(
     fetcher: Arc<Fetcher>,
     archive: Arc<Archive>,
@@ -241,130 +369,38 @@ async fn walk(
     known: Known,
     progress: bool,
 ) -> Result<(ForumReport, Vec<PostOutcome>), IngestError> {
-    let mut report = ForumReport::default();
-    let mut outcomes = Vec::new();
-    let mut tasks: tokio::task::JoinSet<Result<PostOutcome, StoreError>> =
-        tokio::task::JoinSet::new();
-    let mut seen_posts: HashSet<String> = HashSet::new();
+    let mut w = Walk {
+        fetcher,
+        archive,
+        profile: profile.clone(),
+        known,
+        report: ForumReport::default(),
+        outcomes: Vec::new(),
+        tasks: tokio::task::JoinSet::new(),
+        seen_posts: HashSet::new(),
+        bar: crate::progress::counter(0, progress, "crawl", "posts"),
+    };
     let mut seen_lists: HashSet<String> = HashSet::new();
-    let bar = crate::progress::counter(0, progress, "crawl", "posts");
-    'starts: for start in profile.start_urls.clone() {
-        let mut next = Some(start);
+    'starts: for start in &profile.start_urls {
+        let mut next = Some(start.clone());
         while let Some(u) = next.take() {
             if !seen_lists.insert(u.to_string()) {
                 break;
             }
-            if report.list_pages >= profile.max_pages as u64 {
+            if w.report.list_pages >= profile.max_pages as u64 {
                 tracing::info!(url = %u, max_pages = profile.max_pages, "max_pages reached: not fetched");
                 break 'starts;
             }
-            let page = match fetcher.fetch(&u, PageKind::List).await {
-                Fetched::Page(p) => p,
-                Fetched::Refused(Refusal::Robots, url) => {
-                    tracing::warn!(%url, "robots.txt disallows this list page: not fetched");
-                    report
-                        .list_failures
-                        .push((url, "robots.txt disallows it".into()));
-                    continue;
-                }
-                Fetched::Refused(Refusal::OffSite, url) => {
-                    tracing::warn!(%url, "list page outside allowed_hosts: not fetched");
-                    report
-                        .list_failures
-                        .push((url, "its host is not in allowed_hosts".into()));
-                    continue;
-                }
-                Fetched::Failed(why) => {
-                    tracing::warn!(url = %u, %why, "list page failed");
-                    report.list_failures.push((u.to_string(), why));
-                    continue;
-                }
-            };
-            report.list_pages += 1;
-            archive.put(&page)?;
-            if !page.ok() {
-                tracing::warn!(url = %u, status = page.meta.status, "list page failed");
-                report
-                    .list_failures
-                    .push((u.to_string(), format!("HTTP {}", page.meta.status)));
+            let Some(list) = w.list(&u).await? else {
                 continue;
-            }
-            let (html, _, _) = parse::decode(&page.body, page.meta.content_type.as_deref());
-            let list = parse::list_page(&profile, &u, &html);
-            tracing::info!(url = %u, posts = list.posts.len(), next = ?list.next.as_ref().map(|n| n.as_str()), "list page");
-            if list.posts.is_empty() {
-                report
-                    .list_failures
-                    .push((u.to_string(), "no post links match `list.link`".to_string()));
-            }
+            };
             for post in list.posts {
-                let key = post.to_string();
-                if !seen_posts.insert(key.clone()) {
-                    continue;
-                }
-                report.counts.fetched += 1;
-                bar.inc_length(1);
-                match fetcher.check(&post).await {
-                    Err(Refusal::OffSite) => {
-                        tracing::info!(url = %post, "skipped: its host is not in allowed_hosts");
-                        report.skipped_offsite += 1;
-                        bar.inc(1);
-                        continue;
-                    }
-                    Err(Refusal::Robots) => {
-                        tracing::info!(url = %post, "skipped: robots.txt disallows it");
-                        report.skipped_robots += 1;
-                        bar.inc(1);
-                        continue;
-                    }
-                    Ok(()) => {}
-                }
-                if known.has(&profile, &post) {
-                    report.skipped_stored += 1;
-                    bar.inc(1);
-                    continue;
-                }
-                let order = seen_posts.len();
-                if let Some(page) = archive.get(&key)?
-                    && page.ok()
-                {
-                    report.from_archive += 1;
-                    outcomes.push(parse_post(&profile, &page, order));
-                    bar.inc(1);
-                    continue;
-                }
-                let (fetcher, archive, profile) =
-                    (fetcher.clone(), archive.clone(), profile.clone());
-                tasks.spawn(async move {
-                    let record = match fetcher.fetch(&post, PageKind::Post).await {
-                        Fetched::Page(page) => {
-                            archive.put(&page)?;
-                            return Ok(parse_post(&profile, &page, order));
-                        }
-                        Fetched::Refused(r, url) => Err(format!("not fetched ({r:?}): {url}")),
-                        Fetched::Failed(why) => Err(why),
-                    };
-                    Ok(PostOutcome {
-                        order,
-                        url: post.to_string(),
-                        record,
-                    })
-                });
+                w.post(post).await?;
             }
             next = list.next;
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        let outcome = done.map_err(|e| IngestError::Mapping {
-            path: format!("profile {}", profile.name),
-            message: format!("a fetch task failed: {e}"),
-        })??;
-        bar.inc(1);
-        outcomes.push(outcome);
-    }
-    bar.finish_and_clear();
-    report.counts.skipped = report.skipped_robots + report.skipped_offsite + report.skipped_stored;
-    Ok((report, outcomes))
+    w.finish().await
 }
 
 /// Re-parses every post page archived for `profile`, offline, into the store.
