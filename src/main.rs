@@ -8,7 +8,8 @@ fn main() -> std::process::ExitCode {
     // Keep freed memory instead of returning it to the OS after 10 ms: ingest frees and
     // re-allocates batch-sized buffers all the time, and giving pages back only to fault
     // them in again (zeroed by the kernel) cost a quarter of ingest's time (perf).
-    // 15 is `mi_option_purge_delay` in mimalloc's option enum (mimalloc.h, v3).
+    // 15 is `mi_option_purge_delay` in mimalloc v3's option enum (the test below checks it
+    // by its default; libmimalloc-sys's own Rust constants follow v2's numbering).
     // SAFETY: sets a process-wide allocator option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(15, -1) };
     #[cfg(feature = "bert")]
@@ -27,5 +28,19 @@ fn keep_glibc_heap() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn option_15_is_the_purge_delay() {
+        // v3's options.c: `{ 1000, MI_OPTION_UNINIT, MI_OPTION_LEGACY(purge_delay,reset_delay) }`.
+        // SAFETY: reads an allocator option.
+        let default = unsafe { libmimalloc_sys::mi_option_get(15) };
+        assert_eq!(
+            default, 1000,
+            "mimalloc's option enum changed: find purge_delay again"
+        );
     }
 }

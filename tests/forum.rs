@@ -33,7 +33,7 @@ fn test_profile(dir: &Dir) -> std::path::PathBuf {
 }
 
 /// The site: three list pages linking 30 real posts (one linked twice, one also under a
-/// second URL), a soft error page, two posts in a section robots.txt disallows and one
+/// second URL), a page cut off in its title tag, two posts in a section robots.txt disallows and one
 /// link off-site. Post 5 is served as
 /// GBK, post 8 answers 429 with `Retry-After: 1` once, post 13 answers 500 twice.
 struct Site {
@@ -50,7 +50,7 @@ const TRACKING: &str = "?sld=1d3d6cfaf9d2ade0cbc839a8ce3deb0c";
 
 fn site() -> Site {
     let posts = heimao_site::real_posts();
-    assert!(posts.len() >= 33, "only {} real posts", posts.len());
+    assert!(posts.len() >= 41, "only {} real posts", posts.len());
     let view = |p: &Post| format!("/complaint/view/{}", p.id);
     let p = &posts;
     let entries = |range: std::ops::Range<usize>| -> Vec<(String, &Post)> {
@@ -93,7 +93,10 @@ fn site() -> Site {
         routes.insert(view(post), page.clone());
         routes.insert(format!("/complaint/view/private/{}", post.id), page);
     }
-    routes.insert(MALFORMED.into(), heimao_site::error_page().into_bytes());
+    routes.insert(
+        MALFORMED.into(),
+        heimao_site::truncated_page(&posts[40]).into_bytes(),
+    );
     let rate_limited = view(&posts[RATE_LIMITED_POST]);
     let failing = view(&posts[FAILING_POST]);
     let gbk = view(&posts[GBK_POST]);
@@ -163,7 +166,7 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     let mut site = site();
 
     // 35 post links: 30 posts, one of them again under a tracking URL (a duplicate), the
-    // error page, 2 disallowed, 1 off-site.
+    // truncated page, 2 disallowed, 1 off-site.
     let run = dir
         .cmd(&[
             "-v",
@@ -299,7 +302,7 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
         "{gbk}\nwanted the text to contain {first_line:?}"
     );
 
-    // The error page is quarantined with its URL and why.
+    // The truncated page is quarantined with its URL and why.
     let q =
         std::fs::read_to_string(dir.store().join("quarantine/heimao-forum-heimao.ndjson")).unwrap();
     let q: Vec<serde_json::Value> = q

@@ -229,3 +229,13 @@ pub fn list_page(entries: &[(String, &Post)], next: Option<&str>) -> String {
 pub fn error_page() -> String {
     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>黑猫投诉</title></head>\n<body><div class=\"error\"><p>系统繁忙，请稍后再试</p></div></body></html>\n".to_string()
 }
+
+/// A post page cut off in the middle of its title tag (a transfer that broke off).
+pub fn truncated_page(p: &Post) -> String {
+    let page = post_page(p, "utf-8");
+    let cut = page
+        .find("<h1 class=\"article\">")
+        .expect("the page has a title")
+        + 8;
+    page[..cut].to_string()
+}
