@@ -48,8 +48,15 @@ const MALFORMED: &str = "/complaint/view/17351099999";
 /// The tracking query the live site's list cards add to post links.
 const TRACKING: &str = "?sld=1d3d6cfaf9d2ade0cbc839a8ce3deb0c";
 
+/// Post 2's complainant left a phone number in the text (added by the test).
+const PHONE_POST: usize = 2;
+const PHONE: &str = "13812345678";
+
 fn site() -> Site {
-    let posts = heimao_site::real_posts();
+    let mut posts = heimao_site::real_posts();
+    posts[PHONE_POST]
+        .body
+        .push_str(&format!("\n联系电话{PHONE}，请商家尽快处理。"));
     assert!(posts.len() >= 41, "only {} real posts", posts.len());
     let view = |p: &Post| format!("/complaint/view/{}", p.id);
     let p = &posts;
@@ -294,6 +301,17 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
             assert_eq!(r["status"], status.as_str(), "post {i}");
         }
     }
+    // Personal data is masked as in any export: the phone number is gone, its keyed hash kept.
+    let masked = &rows[&site.posts[PHONE_POST].id];
+    let text = masked["text"].as_str().unwrap();
+    assert!(
+        text.contains("联系电话[phone]") && !text.contains(PHONE),
+        "{text}"
+    );
+    assert!(
+        masked["pii_hashes"].to_string().contains("phone:"),
+        "{masked}"
+    );
     // The GBK post reads as Chinese, not mojibake.
     let gbk = &rows[&site.posts[GBK_POST].id];
     let first_line = site.posts[GBK_POST].body.lines().next().unwrap().trim();
