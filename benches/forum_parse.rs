@@ -157,7 +157,7 @@ fn main() {
     }
     let providers = Providers::load(&root.join("data/providers.toml")).expect("providers");
     let t = Instant::now();
-    let report = replay(&store, &providers, &profile).expect("replay");
+    let report = replay(&store, &providers, &profile, &Default::default()).expect("replay");
     let s = t.elapsed().as_secs_f64();
     println!(
         "replay (read archive + parse + normalise + store): {} in {s:.2} s = {:.0} pages/s",

@@ -173,12 +173,18 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
     d.ok(&[
         "ingest",
         "cfpb",
+        "--no-classify",
         repo("data/sample/cfpb_sample.csv").to_str().unwrap(),
     ]);
-    d.ingest_export(
-        &repo("data/sample/zh_complaints.ndjson"),
-        &repo("data/sample/zh_complaints.toml"),
-    );
+    d.ok(&[
+        "-q",
+        "ingest",
+        "export",
+        "--no-classify",
+        repo("data/sample/zh_complaints.ndjson").to_str().unwrap(),
+        "--mapping",
+        repo("data/sample/zh_complaints.toml").to_str().unwrap(),
+    ]);
     // --category before classify is a clear error, not an empty file.
     let err = d.fails(&["export", "--category", "fraud"], 1);
     assert!(err.contains("run `walletwatch classify` first"), "{err}");
@@ -223,6 +229,50 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
 
     let err = d.fails(&["export", "--category", "frud"], 2);
     assert!(err.contains("unknown category"), "{err}");
+}
+
+#[test]
+fn ingest_classifies_as_it_writes_exactly_as_classify_would() {
+    let sample = repo("data/sample/cfpb_sample.csv");
+    // By default ingest classifies each part as it writes it: `classify` finds nothing to do.
+    let during = Dir::new();
+    during.ok(&["ingest", "cfpb", sample.to_str().unwrap()]);
+    let out = during.ok(&["classify"]);
+    assert!(
+        out.starts_with("classified 0 + already classified 300 = 300"),
+        "{out}"
+    );
+    // The same rows classified afterwards by `classify` get the same categories, scores and
+    // evidence.
+    let after = Dir::new();
+    after.ok(&["ingest", "cfpb", "--no-classify", sample.to_str().unwrap()]);
+    let out = after.ok(&["classify"]);
+    assert!(
+        out.starts_with("classified 300 + already classified 0 = 300"),
+        "{out}"
+    );
+    let (h1, mut a) = read_csv(&during.ok(&["export"]));
+    let (h2, mut b) = read_csv(&after.ok(&["export"]));
+    assert_eq!(h1, h2);
+    let id = h1.iter().position(|h| h == "complaint_id").unwrap();
+    a.sort_by(|x, y| x[id].cmp(&y[id]));
+    b.sort_by(|x, y| x[id].cmp(&y[id]));
+    assert_eq!(a.len(), 300);
+    for name in [
+        "categories",
+        "primary_category",
+        "scores",
+        "evidence",
+        "classifier",
+    ] {
+        let c = h1.iter().position(|h| h == name).unwrap();
+        let (x, y): (Vec<_>, Vec<_>) = a.iter().zip(&b).map(|(x, y)| (&x[c], &y[c])).unzip();
+        assert_eq!(x, y, "column {name}");
+    }
+    assert!(
+        a.iter()
+            .any(|r| r[h1.iter().position(|h| h == "categories").unwrap()].contains("fraud"))
+    );
 }
 
 #[test]
@@ -285,7 +335,7 @@ fn demo_classifies_the_bundled_sample() {
     let out_dir = d.path().join("demo");
     let out = d.ok(&["demo", "--out", out_dir.to_str().unwrap()]);
     assert!(
-        out.contains("classify: classified 320 + already classified 0 = 320"),
+        out.contains("classify: classified 0 + already classified 320 = 320"),
         "{out}"
     );
     let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();

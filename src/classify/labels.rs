@@ -41,16 +41,110 @@ pub struct LabelledSet {
     pub empty: usize,
 }
 
+/// Labels for CFPB complaints about other products than the money-transfer one, by their
+/// (Issue, Sub-issue) pair: extra training data (`data/labels/cfpb_other_products.toml`,
+/// `train --issue-map`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueMap {
+    /// Products whose rows this map labels (their rows are labelled by it alone).
+    pub products: Vec<String>,
+    /// The labelled pairs.
+    #[serde(rename = "label")]
+    pub labels: Vec<IssueLabel>,
+}
+
+/// One category for an Issue and some of its Sub-issues.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueLabel {
+    /// Category id.
+    pub category: String,
+    /// CFPB Issue.
+    pub issue: String,
+    /// CFPB Sub-issues of that Issue (`""` for none).
+    pub sub_issues: Vec<String>,
+}
+
+impl IssueMap {
+    /// Reads and checks a map file (errors name the file and what is wrong).
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let name = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let map: IssueMap = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        for l in &map.labels {
+            match Category::parse(&l.category) {
+                Some(c) if c != Category::Other => {}
+                _ => anyhow::bail!(
+                    "{name}: unknown category {:?} for issue {:?}; use {}",
+                    l.category,
+                    l.issue,
+                    Category::LABELS.map(|c| c.id()).join(", ")
+                ),
+            }
+        }
+        Ok(map)
+    }
+
+    /// `None` when the product is not this map's; else the category of the pair, if listed.
+    fn label(&self, product: &str, issue: &str, sub_issue: &str) -> Option<Option<Category>> {
+        if !self.products.iter().any(|p| p == product) {
+            return None;
+        }
+        Some(
+            self.labels
+                .iter()
+                .find(|l| l.issue == issue && l.sub_issues.iter().any(|s| s == sub_issue))
+                .and_then(|l| Category::parse(&l.category)),
+        )
+    }
+}
+
 /// Reads a labelled file; the form is recognised from its first bytes.
 pub fn read_labelled(path: &Path) -> anyhow::Result<LabelledSet> {
+    read_labelled_with(path, None)
+}
+
+/// Reads a labelled file, CFPB rows of the products of `map` labelled by it.
+pub fn read_labelled_with(path: &Path, map: Option<&IssueMap>) -> anyhow::Result<LabelledSet> {
     let name = path.display();
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
         read_ndjson(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))
     } else {
-        read_cfpb_csv(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        read_cfpb_csv(&bytes, map).map_err(|e| anyhow::anyhow!("{name}: {e}"))
     }
+}
+
+/// The complaint ids of a CFPB CSV (`Complaint ID`) or NDJSON (`id`) file, whatever their
+/// labels: a held-out split whose documents training must never see.
+pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let mut ids = std::collections::HashSet::new();
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                && let Some(id) = v.get("id")
+            {
+                ids.insert(id.as_str().map_or_else(|| id.to_string(), str::to_string));
+            }
+        }
+        return Ok(ids);
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut r = csv::ReaderBuilder::new().from_reader(bytes);
+    let col = r
+        .headers()?
+        .iter()
+        .position(|h| matches!(h.trim(), "Complaint ID" | "complaint_id"))
+        .ok_or_else(|| anyhow::anyhow!("{name}: no `Complaint ID` column"))?;
+    for rec in r.records() {
+        let rec = rec.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        ids.insert(rec.get(col).unwrap_or("").to_string());
+    }
+    Ok(ids)
 }
 
 fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
@@ -101,7 +195,7 @@ fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
     Ok(set)
 }
 
-fn read_cfpb_csv(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
+fn read_cfpb_csv(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<LabelledSet> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
     let headers = r.headers()?.clone();
@@ -111,10 +205,18 @@ fn read_cfpb_csv(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
     let text = find(&["Consumer complaint narrative", "complaint_what_happened"])
         .ok_or_else(|| anyhow::anyhow!("no `Consumer complaint narrative` column"))?;
     let id = find(&["Complaint ID", "complaint_id"]);
+    let product = find(&["Product", "product"]);
+    let sub_issue = find(&["Sub-issue", "sub_issue"]);
     let mut set = LabelledSet::default();
     for (i, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| anyhow::anyhow!("row {}: {e}", i + 2))?;
-        let Some(cat) = Category::from_cfpb_issue(rec.get(issue).unwrap_or("")) else {
+        let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim();
+        let label = match map.and_then(|m| m.label(get(product), get(Some(issue)), get(sub_issue)))
+        {
+            Some(by_map) => by_map,
+            None => Category::from_cfpb_issue(rec.get(issue).unwrap_or("")),
+        };
+        let Some(cat) = label else {
             set.unmapped += 1;
             continue;
         };

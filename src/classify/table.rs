@@ -143,7 +143,7 @@ pub fn join_classification(
 }
 
 /// Builds the classification frame of a batch.
-pub fn to_frame(ids: &[String], results: &[Classification]) -> PolarsResult<DataFrame> {
+pub fn to_frame(ids: &[&str], results: &[Classification]) -> PolarsResult<DataFrame> {
     let mut cats =
         ListStringChunkedBuilder::new("categories".into(), results.len(), results.len() * 2);
     for r in results {
@@ -208,19 +208,31 @@ fn classify_part(
             text: text.unwrap_or(""),
         })
         .collect();
+    let ids: Vec<&str> = ids.iter().map(|s| s.unwrap_or("")).collect();
+    write_classification(part, target, &ids, &docs, classifier)
+}
+
+/// Classifies `docs` (in parallel) and writes their classification, keyed by `ids`, to
+/// `target` atomically; `part` is the complaint part they come from (named in errors).
+fn write_classification(
+    part: &Path,
+    target: &Path,
+    ids: &[&str],
+    docs: &[Doc<'_>],
+    classifier: &dyn Classifier,
+) -> Result<u64, StoreError> {
     let results: Vec<Classification> = docs
         .par_chunks(512)
         .map(|chunk| classifier.classify_batch(chunk))
         .collect::<anyhow::Result<Vec<_>>>()
         .map_err(|e| StoreError::Corrupt {
-            path: p.clone(),
+            path: part.display().to_string(),
             message: format!("classifier failed: {e:#}"),
         })?
         .into_iter()
         .flatten()
         .collect();
-    let ids: Vec<String> = ids.iter().map(|s| s.unwrap_or("").to_string()).collect();
-    let mut out = to_frame(&ids, &results).map_err(polars_err(target))?;
+    let mut out = to_frame(ids, &results).map_err(polars_err(target))?;
     if let Some(dir) = target.parent() {
         fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.display().to_string(),
@@ -254,6 +266,26 @@ fn rows_of(path: &Path) -> Result<u64, StoreError> {
         .and_then(|c| c.get(0).ok())
         .and_then(|v| v.extract::<u64>())
         .unwrap_or(0))
+}
+
+/// Classifies the complaints of a part file just written (`rows`, the part's content), so
+/// ingest can classify while the text is in memory; `classify` then finds the part done.
+pub fn classify_new_part(
+    store: &Store,
+    part: &Path,
+    rows: &[crate::schema::Complaint],
+    classifier: &dyn Classifier,
+) -> Result<u64, StoreError> {
+    let target = target_of(store, part, &tag(classifier.name()));
+    let ids: Vec<&str> = rows.iter().map(|r| r.complaint_id.as_str()).collect();
+    let docs: Vec<Doc<'_>> = rows
+        .iter()
+        .map(|r| Doc {
+            title: r.title.as_deref(),
+            text: r.text.as_deref().unwrap_or(""),
+        })
+        .collect();
+    write_classification(part, &target, &ids, &docs, classifier)
 }
 
 /// Classifies every stored complaint not yet classified by this classifier version.

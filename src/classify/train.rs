@@ -6,8 +6,17 @@ use std::path::{Path, PathBuf};
 use super::bert::{Embedder, model_config};
 use super::eval::evaluate;
 use super::head::{Head, Provenance, TrainOptions, fit};
-use super::labels::{LabelledDoc, read_labelled};
+use super::labels::{IssueMap, LabelledDoc, read_labelled_with};
 use super::{Category, Classification};
+
+/// What to train on besides the input files.
+#[derive(Debug, Default)]
+pub struct TrainData {
+    /// Labels for CFPB rows of other products (`--issue-map`).
+    pub issue_map: Option<IssueMap>,
+    /// Ids never trained on (the held-out test split), whatever file they appear in.
+    pub holdout: std::collections::HashSet<String>,
+}
 
 /// Trains and writes the head; returns a summary.
 pub fn train(
@@ -15,27 +24,43 @@ pub fn train(
     models: &Path,
     folds: usize,
     opts: TrainOptions,
+    extra: &TrainData,
     note: &dyn Fn(String),
 ) -> anyhow::Result<String> {
     let (config, base) = model_config(models)?;
     let mut docs: Vec<(usize, LabelledDoc)> = Vec::new();
     let mut data = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (fi, p) in inputs.iter().enumerate() {
-        let set = read_labelled(p)?;
+        let set = read_labelled_with(p, extra.issue_map.as_ref())?;
         let before = set.docs.len();
+        let (mut held_out, mut repeated) = (0, 0);
         let kept: Vec<LabelledDoc> = set
             .docs
             .into_iter()
+            .filter(|d| {
+                if extra.holdout.contains(&d.id) {
+                    held_out += 1;
+                    return false;
+                }
+                if !seen.insert(d.id.clone()) {
+                    repeated += 1;
+                    return false;
+                }
+                true
+            })
             .filter(|d| {
                 let lang = crate::normalise::text::detect_lang(&d.text);
                 config.languages.iter().any(|l| l == lang)
             })
             .collect();
         note(format!(
-            "{}: {} documents for training ({} in other languages, {} with unmapped labels left out)",
+            "{}: {} documents for training ({} in the held-out split, {} already read from an earlier file, {} in other languages, {} with unmapped labels left out)",
             p.display(),
             kept.len(),
-            before - kept.len(),
+            held_out,
+            repeated,
+            before - kept.len() - held_out - repeated,
             set.unmapped
         ));
         data.push((p.display().to_string(), kept.len()));

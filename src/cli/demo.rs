@@ -32,8 +32,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("{}: cannot clear the demo store", store_dir.display()))?;
     }
     let store = Store::open(&store_dir)?;
+    let rules = std::sync::Arc::new(crate::classify::rules::Rules::load(
+        &super::models_dir().join("rules"),
+    )?);
     let opts = RunOptions {
         progress: !ctx.quiet,
+        classifier: Some(rules.clone()),
         ..Default::default()
     };
     let sample = data.join("sample");
@@ -66,11 +70,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         ));
         total += counts;
     }
-    let rules = crate::classify::rules::Rules::load(&super::models_dir().join("rules"))?;
-    let classified = crate::classify::table::classify_store(&store, &rules, &|_| {})?;
+    let classified = crate::classify::table::classify_store(&store, &*rules, &|_| {})?;
     println!(
         "classify: {classified} ({})",
-        crate::classify::Classifier::name(&rules)
+        crate::classify::Classifier::name(&*rules)
     );
     let detect_opts = crate::detect::DetectOptions::new(&super::models_dir(), &data);
     let det =

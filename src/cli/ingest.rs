@@ -22,6 +22,10 @@ pub struct Common {
     /// Records per batch: memory use is a few batches.
     #[arg(long, default_value_t = 50_000, hide = true)]
     pub batch_rows: usize,
+    /// Do not classify with the rules while ingesting (by default each part is classified
+    /// as it is written, so `classify` afterwards has nothing left to do).
+    #[arg(long)]
+    pub no_classify: bool,
 }
 
 /// Ingest sources.
@@ -97,8 +101,14 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
     };
     let profile = Profile::load(&profile)?;
     let store = Store::open(&ctx.store)?;
+    let ingest_opts = RunOptions {
+        classifier: Some(std::sync::Arc::new(crate::classify::rules::Rules::load(
+            &super::models_dir().join("rules"),
+        )?)),
+        ..Default::default()
+    };
     let report = if replay {
-        forum::replay(&store, &ctx.providers, &profile)?
+        forum::replay(&store, &ctx.providers, &profile, &ingest_opts)?
     } else {
         let start_urls = start_urls
             .iter()
@@ -111,7 +121,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
             max_pages,
             progress: !ctx.quiet,
         };
-        forum::crawl(&store, &ctx.providers, &profile, &opts)?
+        forum::crawl(&store, &ctx.providers, &profile, &opts, &ingest_opts)?
     };
     println!("{}: {}", profile.name, report.counts);
     if replay {
@@ -165,9 +175,18 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         (None, SourceKind::Cfpb) => None,
     };
     let store = Store::open(&ctx.store)?;
+    let classifier: Option<std::sync::Arc<dyn crate::classify::Classifier>> = if common.no_classify
+    {
+        None
+    } else {
+        Some(std::sync::Arc::new(crate::classify::rules::Rules::load(
+            &super::models_dir().join("rules"),
+        )?))
+    };
     let opts = RunOptions {
         batch_rows: common.batch_rows,
         progress: !ctx.quiet,
+        classifier,
     };
     let mut total = Reconciliation::default();
     for path in &files {

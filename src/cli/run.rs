@@ -103,8 +103,21 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = Store::open(&store_dir)?;
     println!("store: {}", store_dir.display());
 
+    let kind = match &cfg.classify.classifier {
+        Some(name) => ClassifierKind::from_str(name, true).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: classifier {name:?} is not one of rules, bert, auto",
+                args.config.display()
+            )
+        })?,
+        None => ClassifierKind::Rules,
+    };
+    let classifier: std::sync::Arc<dyn crate::classify::Classifier> =
+        build_classifier(kind, &models_dir())?.into();
+    // The rules classify each part as ingest writes it; a model classifies afterwards.
     let opts = RunOptions {
         progress: !ctx.quiet,
+        classifier: matches!(kind, ClassifierKind::Rules).then(|| classifier.clone()),
         ..Default::default()
     };
     for (i, src) in cfg.source.iter().enumerate() {
@@ -116,7 +129,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 .ok_or_else(|| what("kind \"forum\" needs `profile`"))?;
             let profile = Profile::load(&rel(profile))?;
             let report = if src.replay {
-                forum::replay(&store, &ctx.providers, &profile)?
+                forum::replay(&store, &ctx.providers, &profile, &opts)?
             } else {
                 let start_urls = src
                     .start_urls
@@ -125,14 +138,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                         profile::parse_http_url(u).map_err(|m| what(&format!("start_urls: {m}")))
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                let opts = CrawlOptions {
+                let crawl = CrawlOptions {
                     start_urls,
                     allowed_hosts: src.allowed_hosts.clone(),
                     contact: src.contact.clone(),
                     max_pages: src.max_pages,
                     progress: !ctx.quiet,
                 };
-                forum::crawl(&store, &ctx.providers, &profile, &opts)?
+                forum::crawl(&store, &ctx.providers, &profile, &crawl, &opts)?
             };
             println!("ingest forum {}: {}", profile.name, report.counts);
             continue;
@@ -169,16 +182,6 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         println!("ingest {}: {counts}", spec.path.display());
     }
 
-    let kind = match &cfg.classify.classifier {
-        Some(name) => ClassifierKind::from_str(name, true).map_err(|_| {
-            anyhow::anyhow!(
-                "{}: classifier {name:?} is not one of rules, bert, auto",
-                args.config.display()
-            )
-        })?,
-        None => ClassifierKind::Rules,
-    };
-    let classifier = build_classifier(kind, &models_dir())?;
     let classified = crate::classify::table::classify_store(&store, &*classifier, &|_| {})?;
     println!("classify: {classified} ({})", classifier.name());
 

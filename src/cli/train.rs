@@ -9,7 +9,7 @@ use super::{Context, models_dir};
 /// Options of `train`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  walletwatch train --input ../shared/data/cfpb/wallet_dev.csv --input data/labels/written_en.ndjson\n\nEmbeds every labelled document in a language the model is trusted for (see\nmodels/bert/minilm.toml), reports k-fold cross-validated scores per input file,\nthen fits the head on everything and writes it (with the data it was trained on,\nthe date and those scores) to models/head/minilm-head.json. Needs the `bert` build.\nRefuses the CFPB test split: never train or tune on it."
+    after_help = "Example:\n  walletwatch train --input ../shared/data/cfpb/wallet_dev.csv --input data/labels/written_en.ndjson \\\n      --input ../shared/data/cfpb/complaints_sample_3000.csv --issue-map data/labels/cfpb_other_products.toml\n\nEmbeds every labelled document in a language the model is trusted for (see\nmodels/bert/minilm.toml), reports k-fold cross-validated scores per input file,\nthen fits the head on everything and writes it (with the data it was trained on,\nthe date and those scores) to models/head/minilm-head.json. Needs the `bert` build.\nRefuses the CFPB test split: never train or tune on it."
 )]
 pub struct Args {
     /// Labelled file (CFPB CSV or NDJSON with `labels`); repeatable.
@@ -27,7 +27,18 @@ pub struct Args {
     /// Gradient-descent epochs.
     #[arg(long, default_value_t = 400)]
     pub epochs: usize,
+    /// Labels for CFPB rows of other products, by (Issue, Sub-issue)
+    /// (data/labels/cfpb_other_products.toml): more training data.
+    #[arg(long, value_name = "MAP.toml")]
+    pub issue_map: Option<PathBuf>,
+    /// A held-out split whose complaint ids are never trained on, in whatever input they
+    /// appear (repeatable; default: ../shared/data/cfpb/wallet_test.csv when present).
+    #[arg(long, value_name = "FILE")]
+    pub holdout: Vec<PathBuf>,
 }
+
+/// The held-out test split, when it sits beside the checkout.
+const DEFAULT_HOLDOUT: &str = "../shared/data/cfpb/wallet_test.csv";
 
 /// Runs `train`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
@@ -47,6 +58,25 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
 
 #[cfg(feature = "bert")]
 fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result<()> {
+    let mut extra = crate::classify::train::TrainData {
+        issue_map: args
+            .issue_map
+            .as_deref()
+            .map(crate::classify::labels::IssueMap::load)
+            .transpose()?,
+        ..Default::default()
+    };
+    let mut holdout = args.holdout.clone();
+    if holdout.is_empty() && std::path::Path::new(DEFAULT_HOLDOUT).exists() {
+        holdout.push(DEFAULT_HOLDOUT.into());
+    }
+    for h in &holdout {
+        extra.holdout.extend(crate::classify::labels::ids_of(h)?);
+    }
+    ctx.note(format!(
+        "{} held-out complaint id(s) are never trained on",
+        extra.holdout.len()
+    ));
     let out = crate::classify::train::train(
         &args.input,
         models,
@@ -56,6 +86,7 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
             epochs: args.epochs,
             ..Default::default()
         },
+        &extra,
         &|m| ctx.note(m),
     )?;
     println!("{out}");

@@ -14,11 +14,14 @@ pub mod json_rows;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::bounded;
 use encoding_rs::Encoding;
 
+use crate::classify::Classifier;
+use crate::classify::table::classify_new_part;
 use crate::normalise::Normaliser;
 use crate::normalise::dates::DateRules;
 use crate::normalise::providers::Providers;
@@ -153,12 +156,25 @@ pub struct IngestSpec {
 }
 
 /// Options of a run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Records per batch (memory use is a few batches).
     pub batch_rows: usize,
     /// Show a progress bar.
     pub progress: bool,
+    /// Classify each part as it is written (while its text is in memory), so a later
+    /// `classify` with the same classifier finds nothing left to do.
+    pub classifier: Option<Arc<dyn Classifier>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("batch_rows", &self.batch_rows)
+            .field("progress", &self.progress)
+            .field("classifier", &self.classifier.as_ref().map(|c| c.name()))
+            .finish()
+    }
 }
 
 impl Default for RunOptions {
@@ -166,6 +182,7 @@ impl Default for RunOptions {
         Self {
             batch_rows: 50_000,
             progress: false,
+            classifier: None,
         }
     }
 }
@@ -339,9 +356,14 @@ pub fn ingest(
         });
         // Writing (polars frame + Parquet encoding) overlaps the next batch's normalisation.
         let (wtx, wrx) = bounded::<(u64, Vec<crate::schema::Complaint>)>(1);
+        let classifier = opts.classifier.as_deref();
         let writer = scope.spawn(move || -> Result<(), StoreError> {
             for (batch_no, rows) in wrx {
-                store.write_batch(source_ref, fp_ref, batch_no, rows)?;
+                for (part, rows) in store.write_batch(source_ref, fp_ref, batch_no, rows)? {
+                    if let Some(c) = classifier {
+                        classify_new_part(store, &part, &rows, c)?;
+                    }
+                }
             }
             Ok(())
         });

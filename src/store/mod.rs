@@ -293,14 +293,16 @@ impl Store {
 
     /// Writes one batch of complaints of `source`, one file per year partition, each
     /// atomically. Part names are derived from the file fingerprint and batch number, so a
-    /// re-run after a kill rewrites the same names instead of adding new ones.
+    /// re-run after a kill rewrites the same names instead of adding new ones. Returns each
+    /// part file written with its rows.
     pub fn write_batch(
         &self,
         source: &str,
         fingerprint: &str,
         batch: u64,
         rows: Vec<Complaint>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(PathBuf, Vec<Complaint>)>, StoreError> {
+        let mut written = Vec::new();
         let mut by_year: BTreeMap<Option<i32>, Vec<Complaint>> = BTreeMap::new();
         for r in rows {
             by_year
@@ -339,8 +341,9 @@ impl Store {
                     source,
                 })?;
             fs::rename(&tmp, &path).map_err(io(&path))?;
+            written.push((path, rows));
         }
-        Ok(())
+        Ok(written)
     }
 
     /// Path of a file's manifest in the raw layer.

@@ -181,6 +181,7 @@ pub fn crawl(
     providers: &Providers,
     profile: &Profile,
     opts: &CrawlOptions,
+    ingest_opts: &RunOptions,
 ) -> Result<ForumReport, IngestError> {
     let mut profile = profile.clone();
     if !opts.start_urls.is_empty() {
@@ -229,7 +230,15 @@ pub fn crawl(
         opts.progress,
     ))?;
     report.requests = fetcher.requests.load(std::sync::atomic::Ordering::Relaxed);
-    store_posts(store, providers, &profile, outcomes, &mut report, "crawl")?;
+    store_posts(
+        store,
+        providers,
+        &profile,
+        outcomes,
+        &mut report,
+        "crawl",
+        ingest_opts,
+    )?;
     Ok(report)
 }
 
@@ -408,6 +417,7 @@ pub fn replay(
     store: &Store,
     providers: &Providers,
     profile: &Profile,
+    ingest_opts: &RunOptions,
 ) -> Result<ForumReport, IngestError> {
     let archive = Archive::open(store.root(), &profile.name)?;
     let mut report = ForumReport::default();
@@ -422,7 +432,15 @@ pub fn replay(
         outcomes.push(parse_post(profile, &page, order));
     }
     report.from_archive = report.counts.fetched;
-    store_posts(store, providers, profile, outcomes, &mut report, "replay")?;
+    store_posts(
+        store,
+        providers,
+        profile,
+        outcomes,
+        &mut report,
+        "replay",
+        ingest_opts,
+    )?;
     Ok(report)
 }
 
@@ -485,6 +503,7 @@ fn store_posts(
     mut outcomes: Vec<PostOutcome>,
     report: &mut ForumReport,
     what: &str,
+    ingest_opts: &RunOptions,
 ) -> Result<(), IngestError> {
     outcomes.sort_by_key(|o| o.order);
     let mapping = posts_mapping(profile)?;
@@ -553,8 +572,7 @@ fn store_posts(
         origin: Some(format!("forum {} {what} {stamp}", profile.name)),
         fingerprint: None,
     };
-    let counts: Result<Reconciliation, IngestError> =
-        ingest(store, providers, &spec, &RunOptions::default());
+    let counts: Result<Reconciliation, IngestError> = ingest(store, providers, &spec, ingest_opts);
     let _ = std::fs::remove_file(&file);
     let counts = counts?;
     report.counts.stored += counts.stored;
