@@ -173,14 +173,12 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
     d.ok(&[
         "ingest",
         "cfpb",
-        "--no-classify",
         repo("data/sample/cfpb_sample.csv").to_str().unwrap(),
     ]);
     d.ok(&[
         "-q",
         "ingest",
         "export",
-        "--no-classify",
         repo("data/sample/zh_complaints.ndjson").to_str().unwrap(),
         "--mapping",
         repo("data/sample/zh_complaints.toml").to_str().unwrap(),
@@ -234,9 +232,9 @@ fn store_classification_is_incremental_and_export_filters_by_category() {
 #[test]
 fn ingest_classifies_as_it_writes_exactly_as_classify_would() {
     let sample = repo("data/sample/cfpb_sample.csv");
-    // By default ingest classifies each part as it writes it: `classify` finds nothing to do.
+    // `ingest --classify` classifies each part as it writes it: `classify` finds nothing to do.
     let during = Dir::new();
-    during.ok(&["ingest", "cfpb", sample.to_str().unwrap()]);
+    during.ok(&["ingest", "cfpb", "--classify", sample.to_str().unwrap()]);
     let out = during.ok(&["classify"]);
     assert!(
         out.starts_with("classified 0 + already classified 300 = 300"),
@@ -245,7 +243,7 @@ fn ingest_classifies_as_it_writes_exactly_as_classify_would() {
     // The same rows classified afterwards by `classify` get the same categories, scores and
     // evidence.
     let after = Dir::new();
-    after.ok(&["ingest", "cfpb", "--no-classify", sample.to_str().unwrap()]);
+    after.ok(&["ingest", "cfpb", sample.to_str().unwrap()]);
     let out = after.ok(&["classify"]);
     assert!(
         out.starts_with("classified 300 + already classified 0 = 300"),

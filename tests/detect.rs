@@ -358,22 +358,13 @@ fn planted_campaign_wave_and_spike_are_found_and_background_raises_no_spike() {
 #[test]
 fn detect_needs_a_classified_store_and_exports_carry_indicators() {
     let dir = Dir::new();
-    let file = dir.write(
-        "one.ndjson",
-        serde_json::json!({"id": "1", "date": "2024-03-01", "provider": "PayPal",
-            "text": "A fake PayPal page at paypal-login-help[.]com took my password and $300."})
-        .to_string(),
-    );
-    let mapping = dir.write("posts.toml", util::POSTS_MAPPING);
-    dir.ok(&[
-        "-q",
-        "ingest",
-        "export",
-        "--no-classify",
-        file.to_str().unwrap(),
-        "--mapping",
-        mapping.to_str().unwrap(),
-    ]);
+    let rows = vec![Row {
+        id: "1".into(),
+        date: "2024-03-01".into(),
+        provider: "PayPal".into(),
+        text: "A fake PayPal page at paypal-login-help[.]com took my password and $300.".into(),
+    }];
+    ingest(&dir, "one.ndjson", &rows);
     let err = dir.fails(&["detect"], 1);
     assert!(err.contains("walletwatch classify"), "{err}");
     dir.ok(&["-q", "classify"]);

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args as ClapArgs, Subcommand};
 
 use super::Context;
+use crate::classify::Classifier;
 use crate::ingest::forum::{self, CrawlOptions, profile, profile::Profile};
 use crate::ingest::{
     self, IngestSpec, Reconciliation, RunOptions, SourceKind, export::Mapping, input,
@@ -22,10 +23,10 @@ pub struct Common {
     /// Records per batch: memory use is a few batches.
     #[arg(long, default_value_t = 50_000, hide = true)]
     pub batch_rows: usize,
-    /// Do not classify with the rules while ingesting (by default each part is classified
-    /// as it is written, so `classify` afterwards has nothing left to do).
+    /// Classify with the rules while ingesting: each part is classified as it is written,
+    /// so a later `classify` (rules) has nothing left to do.
     #[arg(long)]
-    pub no_classify: bool,
+    pub classify: bool,
 }
 
 /// Ingest sources.
@@ -83,7 +84,21 @@ pub enum IngestCommand {
         /// Re-parse the pages archived by earlier crawls, without any network.
         #[arg(long, conflicts_with_all = ["start_urls", "allowed_hosts", "contact", "max_pages"])]
         replay: bool,
+        /// Classify the stored posts with the rules as they are written.
+        #[arg(long)]
+        classify: bool,
     },
+}
+
+/// The rules classifier, when asked to classify while ingesting.
+fn rules_if(classify: bool) -> anyhow::Result<Option<std::sync::Arc<dyn Classifier>>> {
+    Ok(if classify {
+        Some(std::sync::Arc::new(crate::classify::rules::Rules::load(
+            &super::models_dir().join("rules"),
+        )?))
+    } else {
+        None
+    })
 }
 
 /// Runs `ingest forum`.
@@ -95,6 +110,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         contact,
         max_pages,
         replay,
+        classify,
     } = cmd
     else {
         unreachable!("run_forum is called with `ingest forum` only");
@@ -102,9 +118,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
     let profile = Profile::load(&profile)?;
     let store = Store::open(&ctx.store)?;
     let ingest_opts = RunOptions {
-        classifier: Some(std::sync::Arc::new(crate::classify::rules::Rules::load(
-            &super::models_dir().join("rules"),
-        )?)),
+        classifier: rules_if(classify)?,
         ..Default::default()
     };
     let report = if replay {
@@ -175,18 +189,10 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         (None, SourceKind::Cfpb) => None,
     };
     let store = Store::open(&ctx.store)?;
-    let classifier: Option<std::sync::Arc<dyn crate::classify::Classifier>> = if common.no_classify
-    {
-        None
-    } else {
-        Some(std::sync::Arc::new(crate::classify::rules::Rules::load(
-            &super::models_dir().join("rules"),
-        )?))
-    };
     let opts = RunOptions {
         batch_rows: common.batch_rows,
         progress: !ctx.quiet,
-        classifier,
+        classifier: rules_if(common.classify)?,
     };
     let mut total = Reconciliation::default();
     for path in &files {

@@ -9,7 +9,7 @@ use crate::store::Store;
 /// Options of `normalise`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  walletwatch --store data/store normalise\n\nRe-reads every file kept in <store>/raw/ (no source files needed) and rebuilds\n<store>/complaints/ with the current alias table and rules; the old table is\nreplaced only when the rebuild is complete. The rebuilt table is then classified with the\nrules (run `classify --classifier bert|auto` again if you used the model)."
+    after_help = "Example:\n  walletwatch --store data/store normalise\n\nRe-reads every file kept in <store>/raw/ (no source files needed) and rebuilds\n<store>/complaints/ with the current alias table and rules; the old table is\nreplaced only when the rebuild is complete. Classifications of the old table are dropped:\nrun `classify` again."
 )]
 pub struct Args {}
 
@@ -22,15 +22,6 @@ pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
     }
     if results.is_empty() {
         ctx.note("the raw layer is empty: ingest something first");
-        return Ok(());
     }
-    // The rebuilt table's classifications were dropped with the old table: the rules
-    // classify it again, as ingest does (a model's classification needs `classify` again).
-    let rules = crate::classify::rules::Rules::load(&super::models_dir().join("rules"))?;
-    let counts = crate::classify::table::classify_store(&store, &rules, &|_| {})?;
-    println!(
-        "classify: {counts} ({})",
-        crate::classify::Classifier::name(&rules)
-    );
     Ok(())
 }

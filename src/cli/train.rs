@@ -37,9 +37,6 @@ pub struct Args {
     pub holdout: Vec<PathBuf>,
 }
 
-/// The held-out test split, when it sits beside the checkout.
-const DEFAULT_HOLDOUT: &str = "../shared/data/cfpb/wallet_test.csv";
-
 /// Runs `train`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     for p in &args.input {
@@ -66,6 +63,8 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
             .transpose()?,
         ..Default::default()
     };
+    /// The held-out test split, when it sits beside the checkout.
+    const DEFAULT_HOLDOUT: &str = "../shared/data/cfpb/wallet_test.csv";
     let mut holdout = args.holdout.clone();
     if holdout.is_empty() && std::path::Path::new(DEFAULT_HOLDOUT).exists() {
         holdout.push(DEFAULT_HOLDOUT.into());

@@ -239,13 +239,9 @@ pub fn ingest(
         .into_iter()
         .find(|m| m.fingerprint == fp)
         .map(|m| m.raw_copy);
-    let raw_copy_name = existing_copy.clone().unwrap_or_else(|| {
-        if ext == "gz" {
-            format!("{fp}.gz")
-        } else {
-            format!("{fp}.{ext}.zst")
-        }
-    });
+    let raw_copy_name = existing_copy
+        .clone()
+        .unwrap_or_else(|| format!("{fp}.{ext}"));
     let have_copy = existing_copy.is_some_and(|c| store.raw_dir().join(c).exists())
         || spec.path.parent().is_some_and(|p| p == store.raw_dir());
     let raw_target = (!have_copy).then(|| store.raw_dir().join(&raw_copy_name));

@@ -168,6 +168,9 @@ impl Providers {
             let matcher = |names: &[String]| {
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
+                    // Run over every complaint text of a parent company: a full DFA
+                    // searches fastest (perf: the default NFA was 5% of ingest).
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .build(names)
                     .map_err(|err| invalid(err.to_string()))
             };

@@ -41,17 +41,25 @@ pub fn detect_lang(text: &str) -> &'static str {
 /// the common one in US complaints). Cheap: looks at the first 60 words only.
 fn ascii_lang(text: &str) -> &'static str {
     let (mut en, mut other, mut words) = (0, 0, 0);
-    for w in text
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| !w.is_empty())
-        .take(60)
-    {
+    // Words are runs of ASCII letters; anything else (non-ASCII included) separates them.
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() && words < 60 {
+        if !b[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_alphabetic() {
+            i += 1;
+        }
         words += 1;
+        let w = &b[start..i];
         if w.len() > 4 {
             continue;
         }
         let mut lower = [0u8; 4];
-        for (d, s) in lower.iter_mut().zip(w.bytes()) {
+        for (d, s) in lower.iter_mut().zip(w) {
             *d = s.to_ascii_lowercase();
         }
         match &lower[..w.len()] {
@@ -228,8 +236,8 @@ static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// text (borrowed when nothing was found) and the values found.
 pub fn mask_pii(text: &str) -> (std::borrow::Cow<'_, str>, Vec<PiiHit>) {
     let has_at = memchr::memchr(b'@', text.as_bytes()).is_some();
-    let digits = text.bytes().filter(u8::is_ascii_digit).count();
-    if !has_at && digits < 10 {
+    let numbers = has_dense_digits(text.as_bytes());
+    if !has_at && !numbers {
         return (std::borrow::Cow::Borrowed(text), Vec::new());
     }
     let mut hits = Vec::new();
@@ -248,13 +256,34 @@ pub fn mask_pii(text: &str) -> (std::borrow::Cow<'_, str>, Vec<PiiHit>) {
             out = std::borrow::Cow::Owned(r);
         }
     }
-    if digits >= 10 {
+    if numbers {
         let replaced = replace_matches(&out, &NUMBER_RE, classify_number, &mut hits);
         if let Some(r) = replaced {
             out = std::borrow::Cow::Owned(r);
         }
     }
     (out, hits)
+}
+
+/// Whether some 10 digits of `b` lie within 16 bytes of each other. Every number
+/// `NUMBER_RE` can match has that (its shortest, a US phone `(555) 123-4567`, has 10 digits
+/// within 13 bytes; ids, cards and CN phones are denser), so when this is false the regex
+/// cannot match and is not run: most complaints mention dates and amounts, not such numbers.
+fn has_dense_digits(b: &[u8]) -> bool {
+    // Positions of the last 10 digits, in a ring.
+    let mut last = [0usize; 10];
+    let mut n = 0usize;
+    for (i, c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            last[n % 10] = i;
+            // After storing, `last[(n + 1) % 10]` is the digit 9 back: the window's first.
+            if n >= 9 && i - last[(n + 1) % 10] < 16 {
+                return true;
+            }
+            n += 1;
+        }
+    }
+    false
 }
 
 /// Replaces each match the classifier accepts with its kind's token; `None` when nothing changed.
@@ -437,6 +466,28 @@ mod tests {
         // amounts and dates are not phone numbers
         let (t, h) = mask_pii("On 01/02/2024 I paid {$1200.00} and {$300.00}, ref 2024");
         assert!(h.is_empty(), "{t}");
+    }
+
+    #[test]
+    fn only_texts_with_ten_close_digits_run_the_number_pattern() {
+        for dense in [
+            "call (555) 123-4567 now",
+            "+1 555.123.4567",
+            "手机13812345678",
+            "+86 138 1234 5678",
+            "card 4111 1111 1111 1111",
+            "身份证11010519491231002X",
+        ] {
+            assert!(has_dense_digits(dense.as_bytes()), "{dense}");
+        }
+        for sparse in [
+            "On XX/XX/2024 I sent {$1200.00} and on XX/XX/2024 {$35.00}",
+            "ref 12345, see also 67890",
+            "",
+        ] {
+            assert!(!has_dense_digits(sparse.as_bytes()), "{sparse}");
+            assert_eq!(mask_pii(sparse).1, vec![], "{sparse}");
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The store: a Hive-partitioned Parquet dataset of canonical complaints, the raw layer
-//! (every ingested file, compressed, with a manifest), the quarantine, and the PII key.
+//! (every ingested file, byte for byte, with a manifest), the quarantine, and the PII key.
 //!
 //! ```text
 //! <store>/complaints/source=cfpb/year=2024/part-<file fingerprint>-<batch>.parquet
-//! <store>/raw/<fingerprint>.<ext>[.zst]   the input file as read, compressed
+//! <store>/raw/<fingerprint>.<ext>         the input file as given (`.zst` in older stores)
 //! <store>/raw/<fingerprint>.json          its manifest (origin, form, mapping, counts)
 //! <store>/quarantine/<source>-<fingerprint>.ndjson   rows that could not be stored
 //! <store>/keys/pii.key                    key of the keyed hashes of personal data
