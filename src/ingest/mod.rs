@@ -318,7 +318,7 @@ pub fn ingest(
 
     let (source_ref, fp_ref) = (source.as_str(), fp.as_str());
     let result: Result<(), IngestError> = std::thread::scope(|scope| {
-        let (tx, rx) = bounded::<Result<Vec<Result<RawRecord, Reject>>, IngestError>>(2);
+        let (tx, rx) = bounded::<Result<Vec<Result<RawRecord, Reject>>, IngestError>>(1);
         let mut rows = rows;
         scope.spawn(move || {
             let mut batch = Vec::with_capacity(batch_rows);
