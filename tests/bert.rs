@@ -144,3 +144,36 @@ fn train_refuses_the_test_split() {
     );
     assert!(err.contains("held-out test split"), "{err}");
 }
+
+#[test]
+fn the_shipped_head_stacks_the_current_rules_scores_after_the_embedding() {
+    use walletwatch::classify::Classifier;
+    let head = walletwatch::classify::head::Head::load(&repo("models/head/minilm-head.json"))
+        .expect("the shipped head loads");
+    let rules = walletwatch::classify::rules::Rules::load(&repo("models/rules")).unwrap();
+    // Edit the rules, then run `walletwatch train` again (README): the head learnt how far
+    // to trust these rules' scores, so it must have been trained with this version.
+    assert_eq!(head.rules_features.as_deref(), Some(rules.name()));
+    assert_eq!(
+        head.dim,
+        384 + 6,
+        "MiniLM's 384 dimensions, then the six rules scores"
+    );
+    // A stacked head weighs the rules: a phishing complaint's fraud probability moves with
+    // the rules' fraud score when the embedding is held fixed.
+    let (config, base) = model_config(&repo("models")).unwrap();
+    let embedder = Embedder::load(&config, &base).unwrap();
+    let text = "A fake Cash App support agent sent me a link and took $900 from my account.";
+    let e = embedder.embed(&[text]).unwrap().remove(0);
+    let with = |fraud: f32| {
+        let mut x = e.clone();
+        x.extend([0.0, 0.0, 0.0, 0.0, fraud, 0.0]);
+        head.predict(&x)[4]
+    };
+    assert!(
+        with(0.99) > with(0.0),
+        "fraud p {} (rules 0.99) vs {} (rules 0)",
+        with(0.99),
+        with(0.0)
+    );
+}

@@ -150,16 +150,27 @@ fn doc_text(d: &Doc<'_>) -> String {
     }
 }
 
-/// The model classifier: embeddings + head.
+/// The model classifier: embeddings + head (+ the rules' scores, for a stacked head).
 pub struct Bert {
     embedder: Embedder,
     head: Head,
     name: String,
+    /// The rules whose scores the head takes after the embedding, if it does.
+    rules: Option<Rules>,
+}
+
+/// A head's input: the embedding, then the six rules scores when the head stacks them.
+pub fn head_input(mut embedding: Vec<f32>, rules: Option<&Classification>) -> Vec<f32> {
+    if let Some(r) = rules {
+        embedding.extend_from_slice(&r.scores);
+    }
+    embedding
 }
 
 impl Bert {
-    /// Loads the model and its head.
-    pub fn load(config: &ModelConfig, base: &Path) -> anyhow::Result<Bert> {
+    /// Loads the model and its head; `models` is the models folder (for a stacked head's
+    /// rules, `models/rules`).
+    pub fn load(config: &ModelConfig, base: &Path, models: &Path) -> anyhow::Result<Bert> {
         let head = Head::load(&base.join(&config.head))?;
         if head.embedding != config.name {
             anyhow::bail!(
@@ -169,18 +180,38 @@ impl Bert {
                 config.name
             );
         }
+        let rules = match &head.rules_features {
+            None => None,
+            Some(trained_with) => {
+                let rules = Rules::load(&models.join("rules"))?;
+                if rules.name() != trained_with {
+                    tracing::warn!(head = %base.join(&config.head).display(), trained_with = %trained_with, now = %rules.name(),
+                        "the head was trained with other rules; run `walletwatch train` again for the best scores");
+                }
+                Some(rules)
+            }
+        };
         let embedder = Embedder::load(config, base)?;
-        let name = format!("bert:{}+head@{}", config.name, head.provenance.trained_at);
+        let stacked = if rules.is_some() { "+rules" } else { "" };
+        let name = format!(
+            "bert:{}{stacked}+head@{}",
+            config.name, head.provenance.trained_at
+        );
         Ok(Bert {
             embedder,
             head,
             name,
+            rules,
         })
     }
 
     fn to_classification(&self, p: [f32; 6]) -> Classification {
-        self.head
-            .classification(p, &self.embedder.name, self.name.clone())
+        let model = if self.rules.is_some() {
+            format!("{}+rules", self.embedder.name)
+        } else {
+            self.embedder.name.clone()
+        };
+        self.head.classification(p, &model, self.name.clone())
     }
 }
 
@@ -194,8 +225,13 @@ impl Classifier for Bert {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let embs = self.embedder.embed(&refs)?;
         Ok(embs
-            .iter()
-            .map(|e| self.to_classification(self.head.predict(e)))
+            .into_iter()
+            .zip(docs)
+            .map(|(e, d)| {
+                let rules = self.rules.as_ref().map(|r| r.classify(*d));
+                let x = head_input(e, rules.as_ref());
+                self.to_classification(self.head.predict(&x))
+            })
             .collect())
     }
 }

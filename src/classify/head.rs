@@ -24,6 +24,11 @@ pub struct Head {
     pub threshold: f32,
     /// When and on what it was trained, and how it scored.
     pub provenance: Provenance,
+    /// The rules classifier whose six category scores follow the embedding in the input
+    /// (stacking: the head weighs the rules' evidence with the model's); `None` for a head
+    /// over the embedding alone. Inputs are `dim` long either way.
+    #[serde(default)]
+    pub rules_features: Option<String>,
 }
 
 /// Where a head came from.
@@ -132,6 +137,7 @@ impl Head {
             bias,
             threshold,
             provenance,
+            rules_features: None,
         }
     }
 

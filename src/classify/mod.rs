@@ -231,12 +231,12 @@ pub fn build_classifier(
         #[cfg(feature = "bert")]
         ClassifierKind::Bert => {
             let (config, base) = bert::model_config(models)?;
-            Ok(Box::new(bert::Bert::load(&config, &base)?))
+            Ok(Box::new(bert::Bert::load(&config, &base, models)?))
         }
         #[cfg(feature = "bert")]
         ClassifierKind::Auto => {
             let (config, base) = bert::model_config(models)?;
-            let model = bert::Bert::load(&config, &base)?;
+            let model = bert::Bert::load(&config, &base, models)?;
             let rules = rules::Rules::load(&models.join("rules"))?;
             Ok(Box::new(bert::Auto::new(model, rules, &config)))
         }

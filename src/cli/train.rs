@@ -35,6 +35,9 @@ pub struct Args {
     /// appear (repeatable; default: ../shared/data/cfpb/wallet_test.csv when present).
     #[arg(long, value_name = "FILE")]
     pub holdout: Vec<PathBuf>,
+    /// Train the head on the embedding alone, without the rules' six scores after it.
+    #[arg(long)]
+    pub no_rules_features: bool,
 }
 
 /// Runs `train`.
@@ -61,6 +64,7 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
             .as_deref()
             .map(crate::classify::labels::IssueMap::load)
             .transpose()?,
+        rules_features: !args.no_rules_features,
         ..Default::default()
     };
     /// The held-out test split, when it sits beside the checkout.
