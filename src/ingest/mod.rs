@@ -320,6 +320,10 @@ pub fn ingest(
     let result: Result<(), IngestError> = std::thread::scope(|scope| {
         let (tx, rx) = bounded::<Result<Vec<Result<RawRecord, Reject>>, IngestError>>(1);
         let mut rows = rows;
+        // Written complaints come back here to be freed: most of their strings were
+        // allocated on this thread, and mimalloc frees a block fastest (and reuses its page
+        // soonest) on the thread that allocated it.
+        let (spent_tx, spent_rx) = crossbeam_channel::unbounded::<Vec<crate::schema::Complaint>>();
         scope.spawn(move || {
             let mut batch = Vec::with_capacity(batch_rows);
             loop {
@@ -332,6 +336,7 @@ pub fn ingest(
                             if tx.send(Ok(full)).is_err() {
                                 return;
                             }
+                            spent_rx.try_iter().for_each(drop);
                         }
                     }
                     Ok(None) => {
@@ -359,6 +364,8 @@ pub fn ingest(
                     if let Some(c) = classifier {
                         classify_new_part(store, &part, &rows, c)?;
                     }
+                    // Freed by the reader if it still runs; here otherwise.
+                    let _ = spent_tx.send(rows);
                 }
             }
             Ok(())
