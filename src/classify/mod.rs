@@ -196,6 +196,31 @@ impl Classification {
         serde_json::Value::Object(m)
     }
 
+    /// [`Classification::scores_json`] as text, written directly (the store writes one per
+    /// complaint): the same bytes as serialising the JSON object, keys in id order.
+    pub fn scores_json_text(&self) -> String {
+        let mut pairs: Vec<(&str, f32)> = Category::LABELS
+            .iter()
+            .map(|c| c.id())
+            .zip(self.scores)
+            .collect();
+        pairs.sort_unstable_by_key(|(id, _)| *id);
+        let mut out = Vec::with_capacity(160);
+        out.push(b'{');
+        for (i, (id, s)) in pairs.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(id.as_bytes());
+            out.extend_from_slice(b"\":");
+            let r = (f64::from(s) * 1000.0).round() / 1000.0;
+            serde_json::to_writer(&mut out, &r).expect("a finite number always serialises");
+        }
+        out.push(b'}');
+        String::from_utf8(out).expect("ids and numbers are ASCII")
+    }
+
     /// The NDJSON line of `classify --input`: `id`, `categories`, `primary_category`,
     /// `scores`, `evidence`, `classifier`.
     pub fn to_json(&self, id: &serde_json::Value) -> serde_json::Value {
@@ -288,6 +313,17 @@ mod tests {
         assert_eq!(Category::from_cfpb_issue("Other transaction problem"), None);
         assert_eq!(Category::parse("资金安全"), Some(Category::FundSecurity));
         assert_eq!(Category::parse("Fraud"), Some(Category::Fraud));
+    }
+
+    #[test]
+    fn scores_text_is_the_json_object_serialised() {
+        let c = Classification::from_scores(
+            [0.0, 0.55123, 1.0, 0.3333, 0.9995, 0.1],
+            0.5,
+            Vec::new(),
+            "t".into(),
+        );
+        assert_eq!(c.scores_json_text(), c.scores_json().to_string());
     }
 
     #[test]

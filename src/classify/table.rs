@@ -152,7 +152,7 @@ pub fn to_frame(ids: &[&str], results: &[Classification]) -> PolarsResult<DataFr
     let primary: Vec<&str> = results.iter().map(|r| r.primary_category.id()).collect();
     let scores: Vec<String> = results
         .iter()
-        .map(|r| r.scores_json().to_string())
+        .map(Classification::scores_json_text)
         .collect();
     let evidence: Vec<String> = results
         .iter()
