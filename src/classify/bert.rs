@@ -157,6 +157,8 @@ pub struct Bert {
     name: String,
     /// The rules whose scores the head takes after the embedding, if it does.
     rules: Option<Rules>,
+    /// What decided, as the evidence names it (`all-MiniLM-L6-v2`, `…+rules` when stacked).
+    model: String,
 }
 
 /// A head's input: the embedding, then the six rules scores when the head stacks them.
@@ -197,21 +199,18 @@ impl Bert {
             "bert:{}{stacked}+head@{}",
             config.name, head.provenance.trained_at
         );
+        let model = format!("{}{stacked}", embedder.name);
         Ok(Bert {
             embedder,
             head,
             name,
             rules,
+            model,
         })
     }
 
     fn to_classification(&self, p: [f32; 6]) -> Classification {
-        let model = if self.rules.is_some() {
-            format!("{}+rules", self.embedder.name)
-        } else {
-            self.embedder.name.clone()
-        };
-        self.head.classification(p, &model, self.name.clone())
+        self.head.classification(p, &self.model, self.name.clone())
     }
 }
 

@@ -109,8 +109,7 @@ pub fn read_labelled(path: &Path) -> anyhow::Result<LabelledSet> {
 pub fn read_labelled_with(path: &Path, map: Option<&IssueMap>) -> anyhow::Result<LabelledSet> {
     let name = path.display();
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'{') {
+    if is_ndjson(&bytes) {
         read_ndjson(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))
     } else {
         read_cfpb_csv(&bytes, map).map_err(|e| anyhow::anyhow!("{name}: {e}"))
@@ -123,7 +122,7 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
     let name = path.display();
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let mut ids = std::collections::HashSet::new();
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+    if is_ndjson(&bytes) {
         for line in String::from_utf8_lossy(&bytes).lines() {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
                 && let Some(id) = v.get("id")
@@ -133,8 +132,7 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
         }
         return Ok(ids);
     }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let mut r = csv::ReaderBuilder::new().from_reader(bytes);
+    let mut r = csv::ReaderBuilder::new().from_reader(without_bom(&bytes));
     let col = r
         .headers()?
         .iter()
@@ -195,9 +193,20 @@ fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
     Ok(set)
 }
 
+/// Whether a labelled file is NDJSON (its first non-blank byte opens an object); else CSV.
+fn is_ndjson(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// CSV bytes without a UTF-8 byte-order mark.
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
 fn read_cfpb_csv(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<LabelledSet> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(without_bom(bytes));
     let headers = r.headers()?.clone();
     let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h.trim()));
     let issue = find(&["Issue", "issue"])

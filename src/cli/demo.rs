@@ -32,9 +32,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("{}: cannot clear the demo store", store_dir.display()))?;
     }
     let store = Store::open(&store_dir)?;
-    let rules = std::sync::Arc::new(crate::classify::rules::Rules::load(
-        &super::models_dir().join("rules"),
-    )?);
+    let rules = super::rules_classifier()?;
     let opts = RunOptions {
         progress: !ctx.quiet,
         classifier: Some(rules.clone()),
@@ -71,10 +69,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         total += counts;
     }
     let classified = crate::classify::table::classify_store(&store, &*rules, &|_| {})?;
-    println!(
-        "classify: {classified} ({})",
-        crate::classify::Classifier::name(&*rules)
-    );
+    println!("classify: {classified} ({})", rules.name());
     let detect_opts = crate::detect::DetectOptions::new(&super::models_dir(), &data);
     let det =
         super::detect::detect_store(ctx, &store, &detect_opts, Some(&args.out.join("detect")))?;

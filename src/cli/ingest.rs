@@ -92,13 +92,7 @@ pub enum IngestCommand {
 
 /// The rules classifier, when asked to classify while ingesting.
 fn rules_if(classify: bool) -> anyhow::Result<Option<std::sync::Arc<dyn Classifier>>> {
-    Ok(if classify {
-        Some(std::sync::Arc::new(crate::classify::rules::Rules::load(
-            &super::models_dir().join("rules"),
-        )?))
-    } else {
-        None
-    })
+    classify.then(super::rules_classifier).transpose()
 }
 
 /// Runs `ingest forum`.

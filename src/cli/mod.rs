@@ -117,6 +117,14 @@ pub fn models_dir() -> PathBuf {
     repo_dir("models", "rules/rules.toml")
 }
 
+/// The rules classifier of the repository's models, shareable with ingest's writer.
+fn rules_classifier() -> anyhow::Result<std::sync::Arc<dyn crate::classify::Classifier>> {
+    Ok(
+        crate::classify::build_classifier(crate::classify::ClassifierKind::Rules, &models_dir())?
+            .into(),
+    )
+}
+
 fn load_providers(path: Option<&Path>) -> anyhow::Result<Providers> {
     match path {
         Some(p) => Ok(Providers::load(p)?),
