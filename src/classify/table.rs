@@ -9,6 +9,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -290,6 +291,12 @@ pub fn classify_new_part(
 
 /// Classifies every stored complaint not yet classified by this classifier version.
 /// `on_file` is called after each part file with the number of complaints in it.
+///
+/// Two part files are in hand at a time, so one part's serial steps (Parquet decoding,
+/// the frame, LZ4, writing) overlap the other's classification, which runs on the rayon
+/// pool: one part at a time, a 2-core machine stood a third idle. Two, not a rayon
+/// `par_iter` over parts: that lets a waiting worker steal ever more parts, and memory
+/// grew with them (970 MiB against 280).
 pub fn classify_store(
     store: &Store,
     classifier: &dyn Classifier,
@@ -297,17 +304,12 @@ pub fn classify_store(
 ) -> Result<ClassifyCounts, StoreError> {
     let tag = tag(classifier.name());
     let parts = store.complaint_files()?;
-    let mut counts = ClassifyCounts {
-        files: parts.len() as u64,
-        ..Default::default()
-    };
-    for part in &parts {
+    let one = |part: &PathBuf| -> Result<(u64, u64), StoreError> {
         let target = target_of(store, part, &tag);
         if target.exists() {
             let n = rows_of(&target)?;
-            counts.unchanged += n;
             on_file(n);
-            continue;
+            return Ok((0, n));
         }
         let n = classify_part(part, &target, classifier)?;
         // The new file is in place: older classifications of this part can go.
@@ -320,8 +322,36 @@ pub fn classify_store(
                 source,
             })?;
         }
-        counts.classified += n;
         on_file(n);
-    }
-    Ok(counts)
+        Ok((n, 0))
+    };
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let worker = || -> Result<(u64, u64), StoreError> {
+        let mut sum = (0, 0);
+        while !failed.load(Ordering::Relaxed) {
+            let Some(part) = parts.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            match one(part) {
+                Ok((c, u)) => sum = (sum.0 + c, sum.1 + u),
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(sum)
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let other = s.spawn(worker);
+        let mine = worker();
+        (mine, other.join().expect("a classify worker panicked"))
+    });
+    let (a, b) = (a?, b?);
+    Ok(ClassifyCounts {
+        classified: a.0 + b.0,
+        unchanged: a.1 + b.1,
+        files: parts.len() as u64,
+    })
 }
