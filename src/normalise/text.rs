@@ -185,12 +185,8 @@ const fn word_key(w: &[u8]) -> u32 {
     key
 }
 
-/// Frequent short English words.
-const EN_CUES: [u32; 16] = {
-    let words: [&[u8]; 16] = [
-        b"the", b"and", b"to", b"i", b"my", b"was", b"of", b"a", b"in", b"they", b"that", b"it",
-        b"for", b"is", b"not", b"have",
-    ];
+/// The keys of 16 cue words.
+const fn word_keys(words: [&[u8]; 16]) -> [u32; 16] {
     let mut keys = [0u32; 16];
     let mut i = 0;
     while i < 16 {
@@ -198,22 +194,19 @@ const EN_CUES: [u32; 16] = {
         i += 1;
     }
     keys
-};
+}
+
+/// Frequent short English words.
+const EN_CUES: [u32; 16] = word_keys([
+    b"the", b"and", b"to", b"i", b"my", b"was", b"of", b"a", b"in", b"they", b"that", b"it",
+    b"for", b"is", b"not", b"have",
+]);
 
 /// Frequent short Spanish (and French) words.
-const OTHER_CUES: [u32; 16] = {
-    let words: [&[u8]; 16] = [
-        b"el", b"la", b"de", b"que", b"y", b"los", b"mi", b"por", b"con", b"una", b"para", b"las",
-        b"del", b"se", b"les", b"est",
-    ];
-    let mut keys = [0u32; 16];
-    let mut i = 0;
-    while i < 16 {
-        keys[i] = word_key(words[i]);
-        i += 1;
-    }
-    keys
-};
+const OTHER_CUES: [u32; 16] = word_keys([
+    b"el", b"la", b"de", b"que", b"y", b"los", b"mi", b"por", b"con", b"una", b"para", b"las",
+    b"del", b"se", b"les", b"est",
+]);
 
 /// Money mentioned in a text: the largest amount, with its ISO currency.
 #[derive(Debug, Clone, Copy, PartialEq)]
