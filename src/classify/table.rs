@@ -296,7 +296,7 @@ pub fn classify_new_part(
 /// the frame, LZ4, writing) overlap the other's classification, which runs on the rayon
 /// pool: one part at a time, a 2-core machine stood a third idle. Two, not a rayon
 /// `par_iter` over parts: that lets a waiting worker steal ever more parts, and memory
-/// grew with them (970 MiB against 280).
+/// grew with them (970 MiB against 240).
 pub fn classify_store(
     store: &Store,
     classifier: &dyn Classifier,
