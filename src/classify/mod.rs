@@ -294,6 +294,13 @@ pub trait Classifier: Send + Sync {
     fn name(&self) -> &str;
     /// Classifies a batch (models batch for speed; rules simply map).
     fn classify_batch(&self, docs: &[Doc<'_>]) -> anyhow::Result<Vec<Classification>>;
+    /// Store part files to keep in hand at once while classifying the store: 2 lets one
+    /// part's Parquet reading and writing overlap another's classification, which pays
+    /// for a classifier as fast as the reading (the rules); a model that is the bottleneck
+    /// gains nothing from it and would hold two parts in memory.
+    fn parts_in_hand(&self) -> usize {
+        2
+    }
 }
 
 #[cfg(test)]

@@ -292,11 +292,12 @@ pub fn classify_new_part(
 /// Classifies every stored complaint not yet classified by this classifier version.
 /// `on_file` is called after each part file with the number of complaints in it.
 ///
-/// Two part files are in hand at a time, so one part's serial steps (Parquet decoding,
-/// the frame, LZ4, writing) overlap the other's classification, which runs on the rayon
-/// pool: one part at a time, a 2-core machine stood a third idle. Two, not a rayon
-/// `par_iter` over parts: that lets a waiting worker steal ever more parts, and memory
-/// grew with them (970 MiB against 240).
+/// [`Classifier::parts_in_hand`] part files are in hand at a time (two for the rules), so
+/// one part's serial steps (Parquet decoding, the frame, LZ4, writing) overlap the
+/// other's classification, which runs on the rayon pool: one part at a time, a 2-core
+/// machine stood a third idle. A fixed number, not a rayon `par_iter` over parts: that
+/// lets a waiting worker steal ever more parts, and memory grew with them (970 MiB
+/// against 240).
 pub fn classify_store(
     store: &Store,
     classifier: &dyn Classifier,
@@ -343,15 +344,26 @@ pub fn classify_store(
         }
         Ok(sum)
     };
-    let (a, b) = std::thread::scope(|s| {
-        let other = s.spawn(worker);
-        let mine = worker();
-        (mine, other.join().expect("a classify worker panicked"))
+    let sums = std::thread::scope(|s| {
+        let others: Vec<_> = (1..classifier.parts_in_hand().max(1))
+            .map(|_| s.spawn(worker))
+            .collect();
+        let mut sums = vec![worker()];
+        sums.extend(
+            others
+                .into_iter()
+                .map(|h| h.join().expect("a classify worker panicked")),
+        );
+        sums
     });
-    let (a, b) = (a?, b?);
-    Ok(ClassifyCounts {
-        classified: a.0 + b.0,
-        unchanged: a.1 + b.1,
+    let mut counts = ClassifyCounts {
         files: parts.len() as u64,
-    })
+        ..Default::default()
+    };
+    for sum in sums {
+        let (classified, unchanged) = sum?;
+        counts.classified += classified;
+        counts.unchanged += unchanged;
+    }
+    Ok(counts)
 }
