@@ -212,20 +212,6 @@ fn sniff(head: &[u8]) -> Option<JsonShape> {
     }
 }
 
-/// Turns transparent huge pages off for the rest of the process (Linux). mimalloc asks
-/// for huge pages for its arenas, and ingest's pattern (batch-sized, short-lived strings
-/// allocated on one thread and freed on another) keeps faulting in fresh 2 MB pages that
-/// the kernel zeroes whole: perf put that zeroing at 6-15% of the 1M-row ingest. With
-/// 4 KB pages only what is touched is zeroed: 15.3-15.6 -> 13.3-14.4 CPU-s, 8.6-8.8 ->
-/// 7.7-8.5 s and peak 880-900 -> 800-815 MiB over three alternating runs.
-fn small_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE only changes how later page faults are served.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
 /// Ingests one file into the store.
 pub fn ingest(
     store: &Store,
@@ -233,7 +219,6 @@ pub fn ingest(
     spec: &IngestSpec,
     opts: &RunOptions,
 ) -> Result<Reconciliation, IngestError> {
-    small_pages();
     let origin = spec
         .origin
         .clone()
