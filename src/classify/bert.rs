@@ -62,11 +62,7 @@ impl ModelConfig {
 }
 
 fn truncate(s: &str) -> &str {
-    let mut end = s.len().min(MAX_TEXT_BYTES);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    &s[..s.floor_char_boundary(MAX_TEXT_BYTES)]
 }
 
 impl Embedder {
@@ -269,7 +265,7 @@ impl Classifier for Auto {
     }
 
     fn parts_in_hand(&self) -> usize {
-        1 // the embedding is the bottleneck (measured: 2 parts, 2,000 complaints, 0.6 → 0.87 GiB, no faster)
+        self.bert.parts_in_hand()
     }
 
     fn classify_batch(&self, docs: &[Doc<'_>]) -> anyhow::Result<Vec<Classification>> {
