@@ -66,14 +66,10 @@ pub struct Reject {
 impl Reject {
     /// A reject whose raw text is cut to at most 4 KB.
     pub fn new(line: u64, reason: impl Into<String>, raw: &str) -> Self {
-        let mut end = raw.len().min(4096);
-        while !raw.is_char_boundary(end) {
-            end -= 1;
-        }
         Self {
             line,
             reason: reason.into(),
-            raw: raw[..end].to_string(),
+            raw: raw[..raw.floor_char_boundary(4096)].to_string(),
         }
     }
 }

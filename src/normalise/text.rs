@@ -9,11 +9,7 @@ use regex::Regex;
 
 /// Language of a complaint text: `zh`, `en` or `other`, judged on its first 256 bytes.
 pub fn detect_lang(text: &str) -> &'static str {
-    let mut end = text.len().min(256);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let text = &text[..end];
+    let text = &text[..text.floor_char_boundary(256)];
     if text.is_ascii() {
         return ascii_lang(text);
     }
@@ -114,17 +110,50 @@ enum Cue {
     Other,
 }
 
+/// Frequent short English words, and Spanish (and French) ones.
+const CUE_WORDS: [(&[u8], Cue); 32] = [
+    (b"the", Cue::En),
+    (b"and", Cue::En),
+    (b"to", Cue::En),
+    (b"i", Cue::En),
+    (b"my", Cue::En),
+    (b"was", Cue::En),
+    (b"of", Cue::En),
+    (b"a", Cue::En),
+    (b"in", Cue::En),
+    (b"they", Cue::En),
+    (b"that", Cue::En),
+    (b"it", Cue::En),
+    (b"for", Cue::En),
+    (b"is", Cue::En),
+    (b"not", Cue::En),
+    (b"have", Cue::En),
+    (b"el", Cue::Other),
+    (b"la", Cue::Other),
+    (b"de", Cue::Other),
+    (b"que", Cue::Other),
+    (b"y", Cue::Other),
+    (b"los", Cue::Other),
+    (b"mi", Cue::Other),
+    (b"por", Cue::Other),
+    (b"con", Cue::Other),
+    (b"una", Cue::Other),
+    (b"para", Cue::Other),
+    (b"las", Cue::Other),
+    (b"del", Cue::Other),
+    (b"se", Cue::Other),
+    (b"les", Cue::Other),
+    (b"est", Cue::Other),
+];
+
 /// Open-addressing table of the cue words' keys (64 slots for 32 words), built at
 /// compile time: a lookup is a multiply and, for most words, one compare.
 const CUE_TABLE: [(u32, Cue); 64] = {
     let mut t = [(0u32, Cue::None); 64];
     let mut i = 0;
-    while i < 32 {
-        let (key, cue) = if i < 16 {
-            (EN_CUES[i], Cue::En)
-        } else {
-            (OTHER_CUES[i - 16], Cue::Other)
-        };
+    while i < CUE_WORDS.len() {
+        let (word, cue) = CUE_WORDS[i];
+        let key = word_key(word);
         let mut h = cue_slot(key);
         while t[h].0 != 0 {
             h = (h + 1) & 63;
@@ -185,29 +214,6 @@ const fn word_key(w: &[u8]) -> u32 {
     key
 }
 
-/// The keys of 16 cue words.
-const fn word_keys(words: [&[u8]; 16]) -> [u32; 16] {
-    let mut keys = [0u32; 16];
-    let mut i = 0;
-    while i < 16 {
-        keys[i] = word_key(words[i]);
-        i += 1;
-    }
-    keys
-}
-
-/// Frequent short English words.
-const EN_CUES: [u32; 16] = word_keys([
-    b"the", b"and", b"to", b"i", b"my", b"was", b"of", b"a", b"in", b"they", b"that", b"it",
-    b"for", b"is", b"not", b"have",
-]);
-
-/// Frequent short Spanish (and French) words.
-const OTHER_CUES: [u32; 16] = word_keys([
-    b"el", b"la", b"de", b"que", b"y", b"los", b"mi", b"por", b"con", b"una", b"para", b"las",
-    b"del", b"se", b"les", b"est",
-]);
-
 /// Money mentioned in a text: the largest amount, with its ISO currency.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Money {
@@ -265,15 +271,16 @@ fn unit_factor(u: Option<regex::Match<'_>>) -> f64 {
 /// The largest amount of money mentioned in `text` (`{$450.00}`, `$1,200`, `3,000元`,
 /// `1.2万元`, `￥68`), or `None`.
 pub fn extract_money(text: &str) -> Option<Money> {
-    let b = text.as_bytes();
-    let ascii = text.is_ascii();
-    let has = |w: &[u8]| memchr::memmem::find(b, w).is_some();
-    let words = has(b"USD") || has(b"usd") || has(b"dollars") || has(b"RMB") || has(b"rmb");
-    if ascii && !words {
-        memchr::memchr(b'$', b)?; // no `$`: none of the `$` forms can match
-        return money_with(&DOLLAR_RE, text);
+    if !text.is_ascii() {
+        return money_with(&AMOUNT_RE, text);
     }
-    money_with(&AMOUNT_RE, text)
+    let b = text.as_bytes();
+    let has = |w: &[u8]| memchr::memmem::find(b, w).is_some();
+    if has(b"USD") || has(b"usd") || has(b"dollars") || has(b"RMB") || has(b"rmb") {
+        return money_with(&AMOUNT_RE, text);
+    }
+    memchr::memchr(b'$', b)?; // no `$`: none of the `$` forms can match
+    money_with(&DOLLAR_RE, text)
 }
 
 /// The largest amount `re` (one of the amount patterns) finds in `text`.
@@ -631,11 +638,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for t in &texts {
             // The 256-byte window detect_lang hands over.
-            let mut end = t.len().min(256);
-            while !t.is_char_boundary(end) {
-                end -= 1;
-            }
-            let t = &t[..end];
+            let t = &t[..t.floor_char_boundary(256)];
             let want = ascii_lang_reference(t);
             assert_eq!(ascii_lang(t), want, "{t:?}");
             seen.insert(want);
