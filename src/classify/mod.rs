@@ -246,25 +246,24 @@ pub enum ClassifierKind {
     Auto,
 }
 
-/// Builds a classifier from the models folder.
+/// Builds a classifier from the models folder; `model` names a model config of
+/// `models/bert/` (default: `models/bert/models.toml`'s choice).
 pub fn build_classifier(
     kind: ClassifierKind,
     models: &std::path::Path,
+    model: Option<&str>,
 ) -> anyhow::Result<Box<dyn Classifier>> {
+    #[cfg(not(feature = "bert"))]
+    let _ = model;
     match kind {
         ClassifierKind::Rules => Ok(Box::new(rules::Rules::load(&models.join("rules"))?)),
         #[cfg(feature = "bert")]
         ClassifierKind::Bert => {
-            let (config, base) = bert::model_config(models)?;
+            let (config, base) = bert::model_config(models, model)?;
             Ok(Box::new(bert::Bert::load(&config, &base, models)?))
         }
         #[cfg(feature = "bert")]
-        ClassifierKind::Auto => {
-            let (config, base) = bert::model_config(models)?;
-            let model = bert::Bert::load(&config, &base, models)?;
-            let rules = rules::Rules::load(&models.join("rules"))?;
-            Ok(Box::new(bert::Auto::new(model, rules, &config)))
-        }
+        ClassifierKind::Auto => Ok(Box::new(bert::load_auto(models, model)?)),
         #[cfg(not(feature = "bert"))]
         ClassifierKind::Bert | ClassifierKind::Auto => Err(no_bert()),
     }

@@ -18,6 +18,8 @@ pub struct TrainData {
     pub holdout: std::collections::HashSet<String>,
     /// Give the head the rules' scores after the embedding (stacking).
     pub rules_features: bool,
+    /// The model config of models/bert/ (default: models/bert/models.toml's `default`).
+    pub model: Option<String>,
 }
 
 /// Trains and writes the head; returns a summary.
@@ -29,7 +31,7 @@ pub fn train(
     extra: &TrainData,
     note: &dyn Fn(String),
 ) -> anyhow::Result<String> {
-    let (config, base) = model_config(models)?;
+    let (config, base) = model_config(models, extra.model.as_deref())?;
     let mut docs: Vec<(usize, LabelledDoc)> = Vec::new();
     let mut data = Vec::new();
     let mut seen = std::collections::HashSet::new();

@@ -29,12 +29,16 @@ pub struct Args {
     /// Folder of models and rules (default: models/ of the repository).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
+    /// The model of `bert` and `auto`: a config of models/bert/ (minilm, e5); default:
+    /// models/bert/models.toml (`auto` then picks the model per language).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
 }
 
 /// Runs `classify`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let models = args.models.clone().unwrap_or_else(models_dir);
-    let classifier = build_classifier(args.classifier, &models)?;
+    let classifier = build_classifier(args.classifier, &models, args.model.as_deref())?;
     match &args.input {
         Some(path) => classify_file(ctx, &*classifier, path, args.output.as_ref()),
         None => {

@@ -24,6 +24,10 @@ pub struct Args {
     /// Folder of models and rules (default: models/ of the repository).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
+    /// The model of `bert` and `auto`: a config of models/bert/ (minilm, e5); default:
+    /// models/bert/models.toml (`auto` then picks the model per language).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
     /// Print the report as JSON instead of Markdown tables.
     #[arg(long)]
     pub json: bool,
@@ -36,7 +40,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let models = args.models.clone().unwrap_or_else(models_dir);
     let kind: ClassifierKind = args.classifier;
-    let classifier = build_classifier(kind, &models)?;
+    let classifier = build_classifier(kind, &models, args.model.as_deref())?;
     let set = read_labelled(&args.input)?;
     if set.docs.is_empty() {
         anyhow::bail!("{}: no labelled document with text", args.input.display());

@@ -119,10 +119,12 @@ pub fn models_dir() -> PathBuf {
 
 /// The rules classifier of the repository's models, shareable with ingest's writer.
 fn rules_classifier() -> anyhow::Result<std::sync::Arc<dyn crate::classify::Classifier>> {
-    Ok(
-        crate::classify::build_classifier(crate::classify::ClassifierKind::Rules, &models_dir())?
-            .into(),
-    )
+    Ok(crate::classify::build_classifier(
+        crate::classify::ClassifierKind::Rules,
+        &models_dir(),
+        None,
+    )?
+    .into())
 }
 
 fn load_providers(path: Option<&Path>) -> anyhow::Result<Providers> {

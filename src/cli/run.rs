@@ -113,7 +113,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         None => ClassifierKind::Rules,
     };
     let classifier: std::sync::Arc<dyn crate::classify::Classifier> =
-        build_classifier(kind, &models_dir())?.into();
+        build_classifier(kind, &models_dir(), None)?.into();
     // The rules classify each part as ingest writes it; a model classifies afterwards.
     let opts = RunOptions {
         progress: !ctx.quiet,

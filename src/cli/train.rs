@@ -9,7 +9,7 @@ use super::{Context, models_dir};
 /// Options of `train`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  walletwatch train --input ../shared/data/cfpb/wallet_dev.csv --input data/labels/written_en.ndjson \\\n      --input ../shared/data/cfpb/complaints_sample_3000.csv --issue-map data/labels/cfpb_other_products.toml\n\nEmbeds every labelled document in a language the model is trusted for (see\nmodels/bert/minilm.toml), reports k-fold cross-validated scores per input file,\nthen fits the head on everything and writes it (with the data it was trained on,\nthe date and those scores) to models/head/minilm-head.json. Needs the `bert` build.\nRefuses the CFPB test split: never train or tune on it."
+    after_help = "Example:\n  walletwatch train --input ../shared/data/cfpb/wallet_dev.csv --input data/labels/written_en.ndjson \\\n      --input ../shared/data/cfpb/complaints_sample_3000.csv --issue-map data/labels/cfpb_other_products.toml\n\nEmbeds every labelled document in a language the model is trusted for (see\nmodels/bert/minilm.toml, or e5.toml with --model e5), reports k-fold\ncross-validated scores per input file, then fits the head on everything and writes\nit (with the data it was trained on, the date and those scores) to the head file\nthe config names (models/head/minilm-head.json, e5-head.json). Needs the `bert` build.\nRefuses the CFPB test split: never train or tune on it."
 )]
 pub struct Args {
     /// Labelled file (CFPB CSV or NDJSON with `labels`); repeatable.
@@ -18,6 +18,10 @@ pub struct Args {
     /// Folder of models and rules (default: models/ of the repository).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
+    /// The model whose head to train: a config of models/bert/ (minilm, e5); default:
+    /// models/bert/models.toml's `default`.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
     /// Cross-validation folds for the reported scores.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
@@ -65,6 +69,7 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
             .map(crate::classify::labels::IssueMap::load)
             .transpose()?,
         rules_features: !args.no_rules_features,
+        model: args.model.clone(),
         ..Default::default()
     };
     /// The held-out test split, when it sits beside the checkout.
