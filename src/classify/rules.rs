@@ -117,7 +117,15 @@ pub struct Rules {
     threshold: f32,
     scale: f32,
     title_weight: f32,
+    /// Every phrase, for texts with non-ASCII bytes.
     automaton: AhoCorasick,
+    /// Only the ASCII phrases, for ASCII texts (most English complaints), where no other
+    /// phrase can match, so the matches are the same. Its DFA has far fewer byte classes
+    /// than one that also spells Chinese, so its table stays in cache: the search took half
+    /// of `classify`'s CPU with one automaton.
+    ascii_automaton: AhoCorasick,
+    /// Phrase index of each `ascii_automaton` pattern.
+    ascii_ids: Vec<usize>,
     phrases: Vec<Phrase>,
     regexes: RegexSet,
     patterns: Vec<Pattern>,
@@ -334,17 +342,22 @@ impl Rules {
                 });
             }
         }
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .ascii_case_insensitive(true)
-            // A full DFA: more memory (a few MB for these lexicons), fastest search.
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&texts)
-            .map_err(|e| RulesError {
-                file: "models/rules".into(),
-                line: 0,
-                message: format!("cannot compile the phrases: {e}"),
-            })?;
+        let build = |texts: &[&String]| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .ascii_case_insensitive(true)
+                // A full DFA: more memory (a few MB for these lexicons), fastest search.
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(texts)
+                .map_err(|e| RulesError {
+                    file: "models/rules".into(),
+                    line: 0,
+                    message: format!("cannot compile the phrases: {e}"),
+                })
+        };
+        let automaton = build(&texts.iter().collect::<Vec<_>>())?;
+        let ascii_ids: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_ascii()).collect();
+        let ascii_automaton = build(&ascii_ids.iter().map(|&i| &texts[i]).collect::<Vec<_>>())?;
         let regexes = RegexSet::new(&regexes).map_err(|e| RulesError {
             file: "models/rules".into(),
             line: 0,
@@ -357,6 +370,8 @@ impl Rules {
             scale: s.scale,
             title_weight: s.title_weight,
             automaton,
+            ascii_automaton,
+            ascii_ids,
             phrases,
             regexes,
             patterns,
@@ -416,15 +431,20 @@ impl Rules {
 
     fn scan(&self, text: &str, mult: f32, weights: &mut [f32; 6], found: &mut Found) {
         let bytes = text.as_bytes();
-        for m in self.automaton.find_iter(text) {
-            let p = &self.phrases[m.pattern().as_usize()];
+        let (automaton, ids) = if bytes.is_ascii() {
+            (&self.ascii_automaton, Some(&self.ascii_ids))
+        } else {
+            (&self.automaton, None)
+        };
+        for m in automaton.find_iter(text) {
+            let id = ids.map_or(m.pattern().as_usize(), |ids| ids[m.pattern().as_usize()]);
+            let p = &self.phrases[id];
             if p.word_start && m.start() > 0 && is_word(bytes[m.start() - 1]) {
                 continue;
             }
             if p.word_end && !p.wildcard && m.end() < bytes.len() && is_word(bytes[m.end()]) {
                 continue;
             }
-            let id = m.pattern().as_usize();
             let mut negated = None;
             for u in &p.uses {
                 let neg =
@@ -616,5 +636,33 @@ window_chars = 4
         });
         assert_eq!(c.categories, vec![Category::Other]);
         assert_eq!(c.evidence[0].detail, vec!["negated:scam"]);
+    }
+
+    #[test]
+    fn ascii_texts_match_as_with_every_phrase() {
+        // ASCII texts are searched with the ASCII phrases only; one non-ASCII character
+        // sends the same words through the automaton of every phrase. Same answer.
+        let r = Rules::load(std::path::Path::new("models/rules")).unwrap();
+        for text in [
+            "Someone pretending to be Cash App support sent me a phishing link; my account was hacked, $900 gone and they never refunded it. Not a scam, they said.",
+            "PayPal froze my account and is holding my funds. I cannot withdraw. Customer service hung up on me.",
+            "I sent money with Zelle to the wrong person and the transfer failed, then the payment was pending for weeks.",
+        ] {
+            let ascii = r.classify(Doc {
+                title: Some("Unauthorized transfer"),
+                text,
+            });
+            let wide = format!("{text} \u{2019}");
+            let other = r.classify(Doc {
+                title: Some("Unauthorized transfer"),
+                text: &wide,
+            });
+            assert!(!ascii.evidence.is_empty(), "{text}");
+            assert_eq!(ascii.scores, other.scores, "{text}");
+            assert_eq!(
+                serde_json::to_string(&ascii.evidence).unwrap(),
+                serde_json::to_string(&other.evidence).unwrap()
+            );
+        }
     }
 }
