@@ -12,6 +12,7 @@ pub mod eval;
 pub mod head;
 pub mod input;
 pub mod labels;
+mod phrases;
 pub mod rules;
 pub mod table;
 #[cfg(feature = "bert")]
