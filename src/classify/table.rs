@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::{Classification, Classifier, Doc};
-use crate::store::{Store, StoreError, tmp_path};
+use crate::store::{Store, StoreError};
 
 /// Columns of the classification table, in order.
 pub const CLASS_COLUMNS: &[&str] = &[
@@ -240,19 +240,7 @@ fn write_classification(
             source,
         })?;
     }
-    let tmp = tmp_path(target);
-    let file = fs::File::create(&tmp).map_err(|source| StoreError::Io {
-        path: tmp.display().to_string(),
-        source,
-    })?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Lz4Raw)
-        .finish(&mut out)
-        .map_err(polars_err(target))?;
-    fs::rename(&tmp, target).map_err(|source| StoreError::Io {
-        path: target.display().to_string(),
-        source,
-    })?;
+    crate::store::write_parquet_atomic(target, &mut out, ParquetCompression::Lz4Raw)?;
     Ok(ids.len() as u64)
 }
 

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::export::neutralise;
-use crate::store::{StoreError, tmp_path, write_atomic};
+use crate::store::{StoreError, write_atomic};
 
 /// One column's values.
 #[derive(Debug, Clone)]
@@ -133,17 +133,6 @@ impl Table {
     pub fn write_parquet(&self, dir: &Path) -> Result<(), StoreError> {
         let path = dir.join(format!("{}.parquet", self.name));
         let mut df = self.to_frame().map_err(polars_err(&path))?;
-        let tmp = tmp_path(&path);
-        let file = std::fs::File::create(&tmp).map_err(|source| StoreError::Io {
-            path: tmp.display().to_string(),
-            source,
-        })?;
-        ParquetWriter::new(file)
-            .finish(&mut df)
-            .map_err(polars_err(&path))?;
-        std::fs::rename(&tmp, &path).map_err(|source| StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+        crate::store::write_parquet_atomic(&path, &mut df, ParquetCompression::default())
     }
 }

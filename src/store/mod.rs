@@ -57,6 +57,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     fs::rename(&tmp, path).map_err(io(path))
 }
 
+/// Writes `df` to `path` as Parquet atomically (temporary file, then rename), through a
+/// buffer: polars' writer issues one `write` per page header field, and unbuffered that
+/// was 18,000 system calls for a 50 MB input, most of them one byte.
+pub fn write_parquet_atomic(
+    path: &Path,
+    df: &mut DataFrame,
+    compression: ParquetCompression,
+) -> Result<(), StoreError> {
+    let tmp = tmp_path(path);
+    let file = fs::File::create(&tmp).map_err(io(&tmp))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    ParquetWriter::new(&mut out)
+        .with_compression(compression)
+        .finish(df)
+        .map_err(|source| StoreError::Polars {
+            path: path.display().to_string(),
+            source,
+        })?;
+    out.flush().map_err(io(&tmp))?;
+    drop(out);
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
 /// The temporary name a file is written under before it is renamed to `path`.
 pub fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path
@@ -331,16 +354,7 @@ impl Store {
                 path: p.clone(),
                 source,
             })?;
-            let tmp = tmp_path(&path);
-            let file = fs::File::create(&tmp).map_err(io(&tmp))?;
-            ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Lz4Raw)
-                .finish(&mut df)
-                .map_err(|source| StoreError::Polars {
-                    path: p.clone(),
-                    source,
-                })?;
-            fs::rename(&tmp, &path).map_err(io(&path))?;
+            write_parquet_atomic(&path, &mut df, ParquetCompression::Lz4Raw)?;
             written.push((path, rows));
         }
         Ok(written)
