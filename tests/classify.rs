@@ -345,3 +345,52 @@ fn demo_classifies_the_bundled_sample() {
     assert_eq!(rows.len(), 320);
     assert!(rows.iter().all(|r| !r[primary].is_empty()));
 }
+
+#[test]
+fn the_written_labelled_files_are_twins_with_the_same_labels() {
+    // data/labels/*_{zh,en}.ndjson: each complaint is written in both languages; line i of
+    // one file is the twin of line i of the other, with the same labels, and every
+    // category appears (the README's Chinese/English comparisons rest on this).
+    for set in ["written", "heldout", "more"] {
+        let read = |lang: &str| -> Vec<serde_json::Value> {
+            std::fs::read_to_string(repo(&format!("data/labels/{set}_{lang}.ndjson")))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let (zh, en) = (read("zh"), read("en"));
+        assert_eq!(zh.len(), en.len(), "{set}");
+        let mut seen = std::collections::BTreeSet::new();
+        for (z, e) in zh.iter().zip(&en) {
+            assert_eq!(z["twin"], e["id"], "{set}: {z}");
+            assert_eq!(e["twin"], z["id"], "{set}: {e}");
+            assert_eq!(z["labels"], e["labels"], "{set}: {z} / {e}");
+            assert!(
+                z["note"]
+                    .as_str()
+                    .unwrap()
+                    .contains("written for walletwatch")
+            );
+            let text = z["text"].as_str().unwrap();
+            assert!(
+                text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{text}"
+            );
+            assert!(e["text"].as_str().unwrap().is_ascii(), "{e}");
+            for l in z["labels"].as_array().unwrap() {
+                seen.insert(l.as_str().unwrap().to_string());
+            }
+        }
+        for cat in [
+            "account_takeover",
+            "data_leak",
+            "failed_transaction",
+            "fraud",
+            "fund_security",
+            "service",
+        ] {
+            assert!(seen.contains(cat), "{set}: no {cat}");
+        }
+    }
+}
