@@ -258,3 +258,30 @@ fn the_shipped_heads_stack_the_current_rules_scores_after_the_embedding() {
         );
     }
 }
+
+#[test]
+fn an_unknown_model_is_named_with_the_known_ones() {
+    let d = Dir::new();
+    let input = d.write(
+        "in.ndjson",
+        "{\"id\":\"1\",\"text\":\"my account was hacked\"}\n",
+    );
+    for classifier in ["bert", "auto"] {
+        let err = d.fails(
+            &[
+                "classify",
+                "--classifier",
+                classifier,
+                "--model",
+                "minilm-l12",
+                "--input",
+                input.to_str().unwrap(),
+            ],
+            1,
+        );
+        assert!(
+            err.contains("minilm-l12.toml: no such model config; known models: e5, minilm"),
+            "{err}"
+        );
+    }
+}
