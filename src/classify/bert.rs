@@ -44,9 +44,6 @@ pub struct ModelConfig {
     /// Put before every text (multilingual-e5 expects `query: `).
     #[serde(default)]
     pub prefix: String,
-    /// The config's file name without `.toml`.
-    #[serde(skip)]
-    stem: String,
 }
 
 /// How a model cuts text into tokens.
@@ -103,21 +100,12 @@ pub struct Embedder {
 }
 
 impl ModelConfig {
-    /// The config's file name without `.toml` (`minilm`), as `--model` names it.
-    pub fn file_stem(&self) -> &str {
-        &self.stem
-    }
-
     /// Reads `models/bert/minilm.toml` (or another model file).
     pub fn load(path: &Path) -> anyhow::Result<(ModelConfig, PathBuf)> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let mut c: ModelConfig =
+        let c: ModelConfig =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        c.stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
         Ok((c, path.parent().unwrap_or(Path::new(".")).to_path_buf()))
     }
 }
@@ -330,28 +318,22 @@ pub struct Auto {
 }
 
 impl Auto {
-    /// Combines loaded models (each with its config) and the rules; `by_lang` names the
-    /// model for each language.
+    /// Combines loaded models (each with its config) and the rules; `routes` gives each
+    /// language's model as an index into `models`.
     pub fn new(
         models: Vec<(Bert, &ModelConfig)>,
-        by_lang: &[(String, String)],
+        routes: Vec<(String, usize)>,
         rules: Rules,
     ) -> anyhow::Result<Auto> {
-        let mut routes = Vec::new();
-        for (lang, model) in by_lang {
-            let Some(i) = models
-                .iter()
-                .position(|(_, c)| &c.name == model || c.file_stem() == model)
-            else {
-                anyhow::bail!("auto: no model {model} loaded for language {lang}");
-            };
-            if !models[i].1.languages.iter().any(|l| l == lang) {
+        for (lang, i) in &routes {
+            let config = models[*i].1;
+            if !config.languages.iter().any(|l| l == lang) {
                 anyhow::bail!(
-                    "auto: {model} is set for language {lang}, but its config trusts it for {} only",
-                    models[i].1.languages.join(", ")
+                    "auto: {} is set for language {lang}, but its config trusts it for {} only",
+                    config.name,
+                    config.languages.join(", ")
                 );
             }
-            routes.push((lang.clone(), i));
         }
         let names: Vec<String> = routes
             .iter()
@@ -504,11 +486,21 @@ pub fn load_auto(models: &Path, model: Option<&str>) -> anyhow::Result<Auto> {
         }
         None => Models::load(models)?.auto.into_iter().collect(),
     };
+    // Each model named once, loaded once; languages point at it by index.
     let mut names: Vec<&str> = by_lang.iter().map(|(_, m)| m.as_str()).collect();
     names.sort_unstable();
     names.dedup();
+    let routes: Vec<(String, usize)> = by_lang
+        .iter()
+        .map(|(lang, m)| {
+            (
+                lang.clone(),
+                names.binary_search(&m.as_str()).expect("named above"),
+            )
+        })
+        .collect();
     let mut configs = Vec::new();
-    for n in names {
+    for n in &names {
         configs.push(model_config(models, Some(n))?);
     }
     let mut loaded = Vec::new();
@@ -516,5 +508,5 @@ pub fn load_auto(models: &Path, model: Option<&str>) -> anyhow::Result<Auto> {
         loaded.push((Bert::load(config, base, models)?, config));
     }
     let rules = Rules::load(&models.join("rules"))?;
-    Auto::new(loaded, &by_lang, rules)
+    Auto::new(loaded, routes, rules)
 }
