@@ -260,21 +260,14 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
         "retried after {:?}, Retry-After was 1 s",
         times[1] - times[0]
     );
-    // Never faster than the profile's rate. The server sees arrivals, not departures: the
-    // first request on a new connection arrives after its TCP handshake, which on a busy
-    // 2-core machine was seen to take 17 ms, so one gap may look shorter than the limiter's
-    // spacing of departures; on average the gaps are at least the interval.
+    // Never faster than the profile's rate, as the server sees it: a request leaves the
+    // interval after the previous one was answered, so even a first request slowed by its
+    // connection's handshake arrives at least the interval before the next.
     let interval = Duration::from_secs_f64(1.0 / RATE);
-    let span = hits.last().unwrap().at - hits[0].at;
-    assert!(
-        span >= interval.mul_f64((hits.len() - 1) as f64 * 0.98),
-        "{} requests in {span:?}, faster than one per {interval:?}",
-        hits.len()
-    );
     for w in hits.windows(2) {
         let gap = w[1].at - w[0].at;
         assert!(
-            gap >= interval.mul_f64(0.75),
+            gap >= interval,
             "{} then {} only {gap:?} apart (limit: one per {interval:?})",
             w[0].path,
             w[1].path

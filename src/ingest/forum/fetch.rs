@@ -46,12 +46,29 @@ pub enum Fetched {
 }
 
 /// One host's turn-taking: requests queue on `gate` (fair, first come first served) and
-/// each waits until `next`, which is set from the moment the previous request actually
-/// left, so a late wake-up never lets two requests out closer than the interval.
+/// hold it until their response has begun (or failed); the next request waits until
+/// `next`, set then to the interval after that answer. A request reaches the server before
+/// it is answered, so the server sees its requests at least the interval apart, however
+/// long a connection's handshake or a slow answer took.
 struct HostSlot {
-    gate: AsyncMutex<()>,
+    gate: Arc<AsyncMutex<()>>,
     /// (no request before this, interval between requests)
     state: Mutex<(Instant, Duration)>,
+}
+
+/// A host's turn, held while one request is in flight; [`Turn::answered`] ends it.
+struct Turn {
+    slot: Arc<HostSlot>,
+    _gate: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Turn {
+    /// The request was answered (or failed): the host's next request waits the interval
+    /// from now, or longer if a `Retry-After` asked for more.
+    fn answered(self) {
+        let mut state = self.slot.state.lock().expect("never poisoned");
+        state.0 = state.0.max(Instant::now() + state.1);
+    }
 }
 
 /// Requests per host spaced at least `interval` apart, and pushed back by `Retry-After`.
@@ -70,17 +87,18 @@ impl Limiter {
             .entry(host.to_string())
             .or_insert_with(|| {
                 Arc::new(HostSlot {
-                    gate: AsyncMutex::new(()),
+                    gate: Arc::new(AsyncMutex::new(())),
                     state: Mutex::new((Instant::now(), self.interval)),
                 })
             })
             .clone()
     }
 
-    /// Waits for this host's next turn.
-    async fn wait(&self, host: &str) {
+    /// Waits for this host's next turn: no other request to the host in flight, and the
+    /// interval passed since the last one was answered.
+    async fn wait(&self, host: &str) -> Turn {
         let slot = self.host(host);
-        let _turn = slot.gate.lock().await;
+        let gate = slot.gate.clone().lock_owned().await;
         loop {
             let next = slot.state.lock().expect("never poisoned").0;
             if Instant::now() >= next {
@@ -89,8 +107,7 @@ impl Limiter {
             // Re-checked after waking: a Retry-After may have pushed `next` meanwhile.
             tokio::time::sleep_until(next).await;
         }
-        let mut state = slot.state.lock().expect("never poisoned");
-        state.0 = Instant::now() + state.1;
+        Turn { slot, _gate: gate }
     }
 
     /// Slows a host down to one request per `interval` (robots.txt `Crawl-delay`).
@@ -258,7 +275,7 @@ impl Fetcher {
                     .acquire()
                     .await
                     .expect("the semaphore is never closed");
-                self.limiter.wait(&host).await;
+                let turn = self.limiter.wait(&host).await;
                 self.requests
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::debug!(url = %u, attempt, "GET");
@@ -266,7 +283,9 @@ impl Fetcher {
                 if let Some(a) = accept {
                     req = req.header(reqwest::header::ACCEPT, a);
                 }
-                match req.send().await {
+                let sent = req.send().await;
+                turn.answered();
+                match sent {
                     Ok(resp) => {
                         let status = resp.status();
                         let headers = resp.headers().clone();
