@@ -21,7 +21,7 @@ pub struct Common {
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
     /// Records per batch: memory use is a few batches.
-    #[arg(long, default_value_t = 50_000, hide = true)]
+    #[arg(long, default_value_t = 30_000, hide = true)]
     pub batch_rows: usize,
     /// Classify with the rules while ingesting: each part is classified as it is written,
     /// so a later `classify` (rules) has nothing left to do.

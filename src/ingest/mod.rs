@@ -180,7 +180,7 @@ impl std::fmt::Debug for RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            batch_rows: 50_000,
+            batch_rows: 30_000,
             progress: false,
             classifier: None,
         }
@@ -213,6 +213,9 @@ fn sniff(head: &[u8]) -> Option<JsonShape> {
 }
 
 /// Ingests one file into the store.
+/// Threads writing Parquet part files (see `ingest`).
+const WRITERS: usize = 2;
+
 pub fn ingest(
     store: &Store,
     providers: &Providers,
@@ -355,27 +358,51 @@ pub fn ingest(
                 }
             }
         });
-        // Writing (polars frame + Parquet encoding) overlaps the next batch's normalisation.
+        // Writing (polars frame, Parquet encoding, LZ4) overlaps the next batches'
+        // normalisation. It is the longest serial step of a batch, so two writers take
+        // batches in turn (each batch is its own part file): on two cores one writer left a
+        // third of a core idle while the other stages waited for it.
         let (wtx, wrx) = bounded::<(u64, Vec<crate::schema::Complaint>)>(1);
         let classifier = opts.classifier.as_deref();
-        let writer = scope.spawn(move || -> Result<(), StoreError> {
-            for (batch_no, rows) in wrx {
-                for (part, rows) in store.write_batch(source_ref, fp_ref, batch_no, rows)? {
-                    if let Some(c) = classifier {
-                        classify_new_part(store, &part, &rows, c)?;
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                let (wrx, spent_tx) = (wrx.clone(), spent_tx.clone());
+                scope.spawn(move || -> Result<(), StoreError> {
+                    for (batch_no, rows) in wrx {
+                        for (part, rows) in store.write_batch(source_ref, fp_ref, batch_no, rows)? {
+                            if let Some(c) = classifier {
+                                classify_new_part(store, &part, &rows, c)?;
+                            }
+                            // Freed by the reader if it still runs; here otherwise.
+                            let _ = spent_tx.send(rows);
+                        }
                     }
-                    // Freed by the reader if it still runs; here otherwise.
-                    let _ = spent_tx.send(rows);
+                    Ok(())
+                })
+            })
+            .collect();
+        drop((wrx, spent_tx));
+        let join_writers =
+            |writers: Vec<std::thread::ScopedJoinHandle<'_, Result<(), StoreError>>>| {
+                // Every writer is joined; the first error found is returned.
+                let mut first = Ok(());
+                for w in writers {
+                    let r = w.join().map_err(|_| StoreError::Corrupt {
+                        path: store.complaints_dir().display().to_string(),
+                        message: "a Parquet writer thread panicked".into(),
+                    });
+                    if first.is_ok() {
+                        first = r.and_then(|r| r);
+                    }
                 }
-            }
-            Ok(())
-        });
+                first
+            };
         for (batch_no, msg) in rx.iter().enumerate() {
             let items = match msg {
                 Ok(items) => items,
                 Err(e) => {
                     drop(wtx);
-                    let _ = writer.join();
+                    let _ = join_writers(writers);
                     return Err(e);
                 }
             };
@@ -405,18 +432,13 @@ pub fn ingest(
             }
             counts.stored += keep.len() as u64;
             if !keep.is_empty() && wtx.send((batch_no as u64, keep)).is_err() {
-                break; // the writer failed: its error is returned below
+                break; // the writers failed: their error is returned below
             }
             counts.quarantined = rejects.len() as u64;
             bar.set_position(bytes_read.load(Ordering::Relaxed));
         }
         drop(wtx);
-        writer.join().map_err(|_| {
-            IngestError::Store(StoreError::Corrupt {
-                path: store.complaints_dir().display().to_string(),
-                message: "the Parquet writer thread panicked".into(),
-            })
-        })??;
+        join_writers(writers)?;
         Ok(())
     });
     bar.finish_and_clear();
