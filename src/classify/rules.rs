@@ -128,6 +128,8 @@ pub struct Rules {
     patterns: Vec<Pattern>,
     cues: Vec<String>,
     zh_cues: Vec<String>,
+    /// Every Chinese cue has a non-ASCII character, so none can stand in an ASCII clause.
+    zh_cues_need_non_ascii: bool,
     window_words: usize,
     window_chars: usize,
 }
@@ -366,6 +368,7 @@ impl Rules {
             regexes,
             patterns,
             cues: s.negation.cues.iter().map(|c| c.to_lowercase()).collect(),
+            zh_cues_need_non_ascii: s.negation.zh_cues.iter().all(|c| !c.is_ascii()),
             zh_cues: s.negation.zh_cues,
             window_words: s.negation.window_words,
             window_chars: s.negation.window_chars,
@@ -397,15 +400,18 @@ impl Rules {
                 |(i, c)| i + c.len_utf8(),
             );
         let clause = &before[clause_start..];
-        // Chinese: a cue among the last few characters.
-        let tail: String = {
-            let chars: Vec<char> = clause.chars().filter(|c| !c.is_whitespace()).collect();
-            chars[chars.len().saturating_sub(self.window_chars)..]
-                .iter()
-                .collect()
-        };
-        if self.zh_cues.iter().any(|c| tail.contains(c.as_str())) {
-            return true;
+        // Chinese: a cue among the last few characters (skipped, allocation-free, for the
+        // ASCII clauses of English complaints, where no Chinese cue can stand).
+        if !(self.zh_cues_need_non_ascii && clause.is_ascii()) {
+            let tail: String = {
+                let chars: Vec<char> = clause.chars().filter(|c| !c.is_whitespace()).collect();
+                chars[chars.len().saturating_sub(self.window_chars)..]
+                    .iter()
+                    .collect()
+            };
+            if self.zh_cues.iter().any(|c| tail.contains(c.as_str())) {
+                return true;
+            }
         }
         // English: a cue word among the last few words.
         clause
@@ -413,10 +419,21 @@ impl Rules {
             .filter(|w| !w.is_empty())
             .rev()
             .take(self.window_words)
-            .any(|w| {
-                let w = w.to_lowercase();
-                w.ends_with("n't") || w.ends_with("n’t") || self.cues.contains(&w)
-            })
+            .any(|w| self.is_cue_word(w))
+    }
+
+    /// Whether `w` is a negation cue word (case-insensitive) or ends in "n't".
+    fn is_cue_word(&self, w: &str) -> bool {
+        if w.is_ascii() {
+            // The cues are lower-case, so ASCII case folding is `to_lowercase` here,
+            // without a String per word.
+            let b = w.as_bytes();
+            (b.len() >= 3 && b[b.len() - 3..].eq_ignore_ascii_case(b"n't"))
+                || self.cues.iter().any(|c| c.eq_ignore_ascii_case(w))
+        } else {
+            let w = w.to_lowercase();
+            w.ends_with("n't") || w.ends_with("n’t") || self.cues.contains(&w)
+        }
     }
 
     /// The searcher for `text`.
@@ -516,13 +533,12 @@ impl Rules {
             };
         }
         let mut evidence = Vec::new();
-        for (ci, cat) in Category::LABELS.into_iter().enumerate() {
-            let mut detail: Vec<String> = found
-                .hits
-                .iter()
-                .filter(|((_, c), _, _)| *c == ci)
-                .map(|(_, s, _)| s.clone())
-                .collect();
+        // The phrases found, moved (not copied) into each category's evidence, in order.
+        let mut by_category: [Vec<String>; 6] = Default::default();
+        for ((_, c), s, _) in found.hits {
+            by_category[c].push(s);
+        }
+        for ((ci, cat), mut detail) in Category::LABELS.into_iter().enumerate().zip(by_category) {
             detail.extend(
                 pattern_hits
                     .iter()
