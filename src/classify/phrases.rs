@@ -218,4 +218,90 @@ mod tests {
         }
         assert!(ours.find_many(&[]).is_empty());
     }
+
+    /// Every phrase of the shipped lexicons (a wildcard's `*` dropped, as the rules do).
+    fn shipped_phrases() -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("models/rules").unwrap() {
+            let path = entry.unwrap().path();
+            let table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            for term in table
+                .get("terms")
+                .and_then(|t| t.as_array())
+                .into_iter()
+                .flatten()
+            {
+                for p in term["phrases"].as_array().unwrap() {
+                    out.push(p.as_str().unwrap().trim_end_matches('*').to_string());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn the_walk_finds_the_crates_matches_on_real_complaints() {
+        // The walk, one text or two at a time, against the crate's own iterator, with the
+        // shipped phrases, on the bundled real complaints (English CFPB narratives and
+        // Chinese complaints), upper-cased copies included.
+        let phrases = shipped_phrases();
+        assert!(phrases.len() > 300, "{} phrases", phrases.len());
+        let refs: Vec<&str> = phrases.iter().map(String::as_str).collect();
+        let ours = PhraseDfa::new(&refs, (0..refs.len()).collect()).unwrap();
+        let theirs = aho_corasick::AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
+            .build(&refs)
+            .unwrap();
+        let mut texts: Vec<String> = Vec::new();
+        let mut rdr = csv::Reader::from_path("data/sample/cfpb_sample.csv").unwrap();
+        let col = rdr
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "Consumer complaint narrative")
+            .unwrap();
+        for rec in rdr.records() {
+            texts.push(rec.unwrap()[col].to_string());
+        }
+        for line in std::fs::read_to_string("data/sample/zh_complaints.ndjson")
+            .unwrap()
+            .lines()
+        {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            texts.extend(
+                v.as_object()
+                    .unwrap()
+                    .values()
+                    .filter_map(|x| x.as_str())
+                    .map(String::from),
+            );
+        }
+        let upper: Vec<String> = texts.iter().map(|t| t.to_uppercase()).collect();
+        texts.extend(upper);
+        let mut total = 0;
+        let bytes: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        let many = ours.find_many(&bytes);
+        for (t, got_many) in texts.iter().zip(&many) {
+            let want: Vec<Hit> = theirs
+                .find_iter(t.as_str())
+                .map(|m| Hit {
+                    phrase: m.pattern().as_usize(),
+                    start: m.start(),
+                    end: m.end(),
+                })
+                .collect();
+            let mut got = Vec::new();
+            ours.find_all(t.as_bytes(), &mut got);
+            assert_eq!(got, want, "{t}");
+            assert_eq!(*got_many, want, "{t}");
+            total += want.len();
+        }
+        assert!(
+            total > 1000,
+            "only {total} matches: the texts were not read"
+        );
+    }
 }
