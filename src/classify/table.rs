@@ -280,9 +280,9 @@ pub fn classify_new_part(
 /// Classifies every stored complaint not yet classified by this classifier version.
 /// `on_file` is called after each part file with the number of complaints in it.
 ///
-/// [`Classifier::parts_in_hand`] part files are in hand at a time (two for the rules), so
+/// [`Classifier::parts_in_hand`] part files are in hand at a time (four for the rules), so
 /// one part's serial steps (Parquet decoding, the frame, LZ4, writing) overlap the
-/// other's classification, which runs on the rayon pool: one part at a time, a 2-core
+/// others' classification, which runs on the rayon pool: one part at a time, a 2-core
 /// machine stood a third idle. A fixed number, not a rayon `par_iter` over parts: that
 /// lets a waiting worker steal ever more parts, and memory grew with them (970 MiB
 /// against 240).
