@@ -212,10 +212,10 @@ fn sniff(head: &[u8]) -> Option<JsonShape> {
     }
 }
 
-/// Ingests one file into the store.
 /// Threads writing Parquet part files (see `ingest`).
 const WRITERS: usize = 2;
 
+/// Ingests one file into the store.
 pub fn ingest(
     store: &Store,
     providers: &Providers,
@@ -320,6 +320,10 @@ pub fn ingest(
     let batch_rows = opts.batch_rows.max(1);
 
     let (source_ref, fp_ref) = (source.as_str(), fp.as_str());
+    // Set by a writer that failed, so that neither the other writer nor the batch loop
+    // goes on (one writer's error used to close the channel; two keep it open).
+    let write_failed = std::sync::atomic::AtomicBool::new(false);
+    let write_failed = &write_failed;
     let result: Result<(), IngestError> = std::thread::scope(|scope| {
         let (tx, rx) = bounded::<Result<Vec<Result<RawRecord, Reject>>, IngestError>>(1);
         let mut rows = rows;
@@ -368,13 +372,23 @@ pub fn ingest(
             .map(|_| {
                 let (wrx, spent_tx) = (wrx.clone(), spent_tx.clone());
                 scope.spawn(move || -> Result<(), StoreError> {
-                    for (batch_no, rows) in wrx {
+                    let write = |batch_no, rows| -> Result<(), StoreError> {
                         for (part, rows) in store.write_batch(source_ref, fp_ref, batch_no, rows)? {
                             if let Some(c) = classifier {
                                 classify_new_part(store, &part, &rows, c)?;
                             }
                             // Freed by the reader if it still runs; here otherwise.
                             let _ = spent_tx.send(rows);
+                        }
+                        Ok(())
+                    };
+                    for (batch_no, rows) in wrx {
+                        if write_failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        if let Err(e) = write(batch_no, rows) {
+                            write_failed.store(true, Ordering::Relaxed);
+                            return Err(e);
                         }
                     }
                     Ok(())
@@ -431,8 +445,10 @@ pub fn ingest(
                 }
             }
             counts.stored += keep.len() as u64;
-            if !keep.is_empty() && wtx.send((batch_no as u64, keep)).is_err() {
-                break; // the writers failed: their error is returned below
+            if write_failed.load(Ordering::Relaxed)
+                || (!keep.is_empty() && wtx.send((batch_no as u64, keep)).is_err())
+            {
+                break; // a writer failed: its error is returned below
             }
             counts.quarantined = rejects.len() as u64;
             bar.set_position(bytes_read.load(Ordering::Relaxed));
