@@ -176,11 +176,22 @@ fn classify_part(
     classifier: &dyn Classifier,
 ) -> Result<u64, StoreError> {
     let p = part.display().to_string();
-    let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
-        .and_then(|lf| {
-            lf.select([col("complaint_id"), col("title"), col("text")])
-                .collect()
-        })
+    let file = std::fs::File::open(part).map_err(|source| StoreError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    // The eager reader, one thread: parts are already read several at a time, and the lazy
+    // scan's streaming engine (async executor, prefetching) cost more than it gave here.
+    // Alternating runs, 1M rows: classify 2.64-2.87 -> 2.42-2.57 s, peak 333-360 -> 256-263
+    // MiB, results identical.
+    let df = ParquetReader::new(file)
+        .with_columns(Some(vec![
+            "complaint_id".into(),
+            "title".into(),
+            "text".into(),
+        ]))
+        .read_parallel(ParallelStrategy::None)
+        .finish()
         .map_err(polars_err(part))?;
     let corrupt = |what: &str| StoreError::Corrupt {
         path: p.clone(),

@@ -421,29 +421,38 @@ pub fn ingest(
                 }
             };
             counts.read += items.len() as u64;
-            let (raw, bad): (Vec<_>, Vec<_>) = items.into_iter().partition(Result::is_ok);
-            rejects.extend(bad.into_iter().filter_map(Result::err));
-            let raw: Vec<RawRecord> = raw.into_iter().filter_map(Result::ok).collect();
-            let mut keep = Vec::with_capacity(raw.len());
-            for r in normaliser.batch(raw) {
-                match r {
-                    Err(rej) => rejects.push(rej),
+            // One in-place pass each (the collects reuse their input's buffer): the
+            // records and complaints are large structs, and moving them into fresh vectors
+            // was a tenth of this thread's time (perf: memmove).
+            let raw: Vec<RawRecord> = items
+                .into_iter()
+                .filter_map(|r| r.map_err(|rej| rejects.push(rej)).ok())
+                .collect();
+            let keep: Vec<crate::schema::Complaint> = normaliser
+                .batch(raw)
+                .into_iter()
+                .filter_map(|r| match r {
+                    Err(rej) => {
+                        rejects.push(rej);
+                        None
+                    }
                     Ok(c) => {
-                        // A duplicate is the same source record delivered again (in any form:
-                        // CFPB CSV then JSON). Sources without ids get an id hashed from the
-                        // content, so for them this is exact-duplicate removal by content.
-                        // Identical texts under different ids are different people (CFPB form
-                        // letters): they are kept, and `content_hash` groups them.
+                        // A duplicate is the same source record delivered again (in any
+                        // form: CFPB CSV then JSON). Sources without ids get an id hashed
+                        // from the content, so for them this is exact-duplicate removal by
+                        // content. Identical texts under different ids are different people
+                        // (CFPB form letters): they are kept, and `content_hash` groups them.
                         let id = u64::from_str_radix(&c.complaint_id, 16)
                             .expect("complaint ids are hex");
-                        if !seen_ids.insert(id) {
+                        if seen_ids.insert(id) {
+                            Some(c)
+                        } else {
                             counts.duplicates += 1;
-                            continue;
+                            None
                         }
-                        keep.push(c);
                     }
-                }
-            }
+                })
+                .collect();
             counts.stored += keep.len() as u64;
             if write_failed.load(Ordering::Relaxed)
                 || (!keep.is_empty() && wtx.send((batch_no as u64, keep)).is_err())
