@@ -64,6 +64,20 @@ impl DateRules {
         }
         // Fast path: CFPB's ISO day.
         if v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-' {
+            // All digits: read the fields directly (chrono parses its format string on
+            // every call); anything else takes chrono's parser and its errors.
+            let b = v.as_bytes();
+            let num = |r: std::ops::Range<usize>| {
+                b[r].iter().try_fold(0u32, |n, c| {
+                    c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+                })
+            };
+            if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
+                return match NaiveDate::from_ymd_opt(y as i32, m, d) {
+                    Some(d) => Ok(Some(d)),
+                    None => Err(self.classify_failure(v)),
+                };
+            }
             return match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
                 Ok(d) => Ok(Some(d)),
                 Err(_) => Err(self.classify_failure(v)),
@@ -170,6 +184,48 @@ mod tests {
             r.parse("yesterday"),
             Err(DateError::Unrecognised(_))
         ));
+    }
+
+    #[test]
+    fn iso_days_read_directly_as_chrono_reads_them() {
+        // Every day of four years (a leap year among them), impossible days and shapes
+        // that are not all digits: the direct read answers exactly as chrono's parser.
+        let r = DateRules::default();
+        let mut values = Vec::new();
+        for y in [1999, 2020, 2023, 2024] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    values.push(format!("{y:04}-{m:02}-{d:02}"));
+                }
+            }
+        }
+        let grid = values.len();
+        values.extend(
+            [
+                "0000-01-01",
+                "2024-1a-01",
+                "2024-+1-01",
+                "+024-01-01",
+                "2024- 1-01",
+                "９９９９-01-01",
+            ]
+            .map(String::from),
+        );
+        let mut valid = 0;
+        for (i, v) in values.iter().enumerate() {
+            let chrono = NaiveDate::parse_from_str(v, "%Y-%m-%d").ok();
+            let ours = r.parse(v);
+            assert_eq!(ours.as_ref().ok().copied().flatten(), chrono, "{v}");
+            valid += usize::from(chrono.is_some() && i < grid);
+            if chrono.is_none() {
+                assert!(ours.is_err(), "{v}: an error, not an empty day");
+            }
+        }
+        assert_eq!(
+            valid,
+            365 * 2 + 366 * 2,
+            "every real day of 1999, 2020, 2023 and 2024"
+        );
     }
 
     #[test]
