@@ -44,6 +44,13 @@ pub struct ModelConfig {
     /// Put before every text (multilingual-e5 expects `query: `).
     #[serde(default)]
     pub prefix: String,
+    /// L2 penalty `train` fits the head with (chosen on the dev split's cross-validated
+    /// scores); `train --l2` overrides it.
+    #[serde(default)]
+    pub head_l2: Option<f32>,
+    /// Gradient-descent epochs `train` fits the head with; `train --epochs` overrides it.
+    #[serde(default)]
+    pub head_epochs: Option<usize>,
 }
 
 /// How a model cuts text into tokens.

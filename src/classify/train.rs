@@ -20,6 +20,10 @@ pub struct TrainData {
     pub rules_features: bool,
     /// The model config of models/bert/ (default: models/bert/models.toml's `default`).
     pub model: Option<String>,
+    /// L2 penalty, overriding the model config's `head_l2`.
+    pub l2: Option<f32>,
+    /// Epochs, overriding the model config's `head_epochs`.
+    pub epochs: Option<usize>,
 }
 
 /// Trains and writes the head; returns a summary.
@@ -27,11 +31,20 @@ pub fn train(
     inputs: &[PathBuf],
     models: &Path,
     folds: usize,
-    opts: TrainOptions,
     extra: &TrainData,
     note: &dyn Fn(String),
 ) -> anyhow::Result<String> {
     let (config, base) = model_config(models, extra.model.as_deref())?;
+    // The command line, else the model's config, else the defaults.
+    let defaults = TrainOptions::default();
+    let opts = TrainOptions {
+        l2: extra.l2.or(config.head_l2).unwrap_or(defaults.l2),
+        epochs: extra
+            .epochs
+            .or(config.head_epochs)
+            .unwrap_or(defaults.epochs),
+        ..defaults
+    };
     let mut docs: Vec<(usize, LabelledDoc)> = Vec::new();
     let mut data = Vec::new();
     let mut seen = std::collections::HashSet::new();

@@ -25,12 +25,13 @@ pub struct Args {
     /// Cross-validation folds for the reported scores.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
-    /// L2 penalty of the logistic regression.
-    #[arg(long, default_value_t = 1e-3)]
-    pub l2: f32,
-    /// Gradient-descent epochs.
-    #[arg(long, default_value_t = 400)]
-    pub epochs: usize,
+    /// L2 penalty of the logistic regression [default: the model config's `head_l2`, else
+    /// 0.001].
+    #[arg(long)]
+    pub l2: Option<f32>,
+    /// Gradient-descent epochs [default: the model config's `head_epochs`, else 400].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Labels for CFPB rows of other products, by (Issue, Sub-issue)
     /// (data/labels/cfpb_other_products.toml): more training data.
     #[arg(long, value_name = "MAP.toml")]
@@ -70,6 +71,8 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
             .transpose()?,
         rules_features: !args.no_rules_features,
         model: args.model.clone(),
+        l2: args.l2,
+        epochs: args.epochs,
         ..Default::default()
     };
     /// The held-out test split, when it sits beside the checkout.
@@ -85,18 +88,8 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
         "{} held-out complaint id(s) are never trained on",
         extra.holdout.len()
     ));
-    let out = crate::classify::train::train(
-        &args.input,
-        models,
-        args.folds,
-        crate::classify::head::TrainOptions {
-            l2: args.l2,
-            epochs: args.epochs,
-            ..Default::default()
-        },
-        &extra,
-        &|m| ctx.note(m),
-    )?;
+    let out =
+        crate::classify::train::train(&args.input, models, args.folds, &extra, &|m| ctx.note(m))?;
     println!("{out}");
     Ok(())
 }
