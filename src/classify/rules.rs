@@ -583,7 +583,7 @@ impl Classifier for Rules {
     }
 
     fn classify_batch(&self, docs: &[Doc<'_>]) -> anyhow::Result<Vec<Classification>> {
-        // The bodies of each searcher walked two at a time (see `phrases`).
+        // The bodies of each searcher walked several at a time (see `phrases`).
         let ascii: Vec<bool> = docs.iter().map(|d| d.text.is_ascii()).collect();
         let mut hits: Vec<Vec<Hit>> = vec![Vec::new(); docs.len()];
         for (dfa, want) in [(&self.ascii, true), (&self.all, false)] {
