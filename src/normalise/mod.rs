@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 use rayon::prelude::*;
-use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::ingest::{
     IngestError, IngestSpec, Reconciliation, RunOptions, SourceKind, export::Mapping, ingest,
@@ -37,6 +37,13 @@ pub struct Normaliser<'a> {
 
 fn non_empty(v: Option<String>) -> Option<String> {
     let mut s = v?;
+    // Most values start and end with a visible ASCII character: nothing to trim.
+    if let (Some(&a), Some(&z)) = (s.as_bytes().first(), s.as_bytes().last())
+        && a.is_ascii_graphic()
+        && z.is_ascii_graphic()
+    {
+        return Some(s);
+    }
     let t = s.trim();
     if t.len() != s.len() {
         let (start, len) = (t.as_ptr() as usize - s.as_ptr() as usize, t.len());
@@ -50,7 +57,7 @@ fn non_empty(v: Option<String>) -> Option<String> {
 /// by different tools gets the same content (and the same derived id).
 fn clean_text(v: Option<String>) -> Option<String> {
     non_empty(v).map(|s| {
-        if s.contains('\r') {
+        if memchr::memchr(b'\r', s.as_bytes()).is_some() {
             s.replace("\r\n", "\n").replace('\r', "\n")
         } else {
             s
@@ -72,11 +79,14 @@ pub fn complaint_id(source: &str, source_id: &str) -> String {
     hex64(xxh3_64(&key))
 }
 
-fn content_key(parts: &[Option<&str>]) -> Vec<u8> {
-    let mut key = Vec::new();
+/// The xxh3 hash state of `parts`, each followed by the separator 0x1f: the same hash as
+/// of those bytes concatenated, without copying the text into a key first (perf: the copy
+/// was a tenth of ingest's memmove).
+fn content_key(parts: &[Option<&str>]) -> Xxh3 {
+    let mut key = Xxh3::new();
     for p in parts {
-        key.extend_from_slice(p.unwrap_or("").as_bytes());
-        key.push(0x1f);
+        key.update(p.unwrap_or("").as_bytes());
+        key.update(&[0x1f]);
     }
     key
 }
@@ -150,7 +160,7 @@ impl Normaliser<'_> {
                 title.as_deref(),
                 text.as_deref(),
             ]);
-            hex64(xxh3_64(&key))
+            hex64(key.digest())
         });
         let source_id = match non_empty(r.source_id) {
             Some(id) => id,
@@ -168,7 +178,7 @@ impl Normaliser<'_> {
                         "",
                     ));
                 }
-                format!("{:032x}", xxh3_128(&key))[..20].to_string()
+                format!("{:032x}", key.digest128())[..20].to_string()
             }
         };
         Ok(Complaint {
@@ -310,4 +320,49 @@ pub fn rebuild(
 pub fn pii_hash(key: &[u8; 32], kind: &str, value: &str) -> String {
     let digest = blake3::keyed_hash(key, format!("{kind}:{value}").as_bytes());
     format!("{kind}:{}", &digest.to_hex()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xxhash_rust::xxh3::xxh3_128;
+
+    #[test]
+    fn the_streamed_content_hash_is_the_hash_of_the_joined_parts() {
+        // Lengths around xxh3's internal sizes (16, 128, 240 bytes, its 256-byte stripes
+        // and 1,024-byte blocks) and texts of real length, Chinese included.
+        let text: String = "我的账户被冻结 my account was frozen $1,200 "
+            .chars()
+            .cycle()
+            .take(3000)
+            .collect();
+        for len in (0..300).chain([511, 512, 1023, 1024, 1025, 2047, 2048, 4000]) {
+            let body = &text[..text.floor_char_boundary(len)];
+            let parts = [Some("cfpb"), None, Some("2024-08-02"), Some(body)];
+            let mut joined = Vec::new();
+            for p in parts {
+                joined.extend_from_slice(p.unwrap_or("").as_bytes());
+                joined.push(0x1f);
+            }
+            let key = content_key(&parts);
+            assert_eq!(key.digest(), xxh3_64(&joined), "{len}");
+            assert_eq!(key.digest128(), xxh3_128(&joined), "{len}");
+        }
+    }
+
+    #[test]
+    fn values_are_trimmed_of_any_white_space() {
+        let ne = |s: &str| non_empty(Some(s.to_string()));
+        assert_eq!(ne("Cash App").as_deref(), Some("Cash App"));
+        assert_eq!(ne("  Cash App\t").as_deref(), Some("Cash App"));
+        assert_eq!(ne("\u{3000}支付宝\u{3000}").as_deref(), Some("支付宝"));
+        assert_eq!(ne("x\u{a0}").as_deref(), Some("x"));
+        assert_eq!(ne("支付宝").as_deref(), Some("支付宝"));
+        assert_eq!(ne(" \n "), None);
+        assert_eq!(ne(""), None);
+        assert_eq!(
+            clean_text(Some(" a\r\nb\rc ".to_string())).as_deref(),
+            Some("a\nb\nc")
+        );
+    }
 }
