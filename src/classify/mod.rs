@@ -158,6 +158,32 @@ pub struct Classification {
     pub classifier: String,
 }
 
+/// `s` rounded to thousandths, written as serde_json writes that `f64` (`0.0`, `0.55`,
+/// `0.123`, `1.0`): for 0..=1, the common case, the digits are written directly (serde's
+/// shortest round-trip form of k/1000 is those digits, trailing zeros dropped); anything
+/// else goes through serde_json.
+fn write_thousandths(out: &mut Vec<u8>, s: f32) {
+    let r = (f64::from(s) * 1000.0).round();
+    if (0.0..=1000.0).contains(&r) && !(r == 0.0 && r.is_sign_negative()) {
+        match r as u32 {
+            0 => out.extend_from_slice(b"0.0"),
+            1000 => out.extend_from_slice(b"1.0"),
+            k => {
+                let digits = [
+                    b'0' + (k / 100) as u8,
+                    b'0' + (k / 10 % 10) as u8,
+                    b'0' + (k % 10) as u8,
+                ];
+                let zeros = digits.iter().rev().take_while(|&&d| d == b'0').count();
+                out.extend_from_slice(b"0.");
+                out.extend_from_slice(&digits[..3 - zeros]);
+            }
+        }
+        return;
+    }
+    serde_json::to_writer(&mut *out, &(r / 1000.0)).expect("a finite number always serialises");
+}
+
 impl Classification {
     /// Builds the labels from scores and a threshold: every category at or above the
     /// threshold, highest first; `other` when none is.
@@ -215,8 +241,7 @@ impl Classification {
             out.push(b'"');
             out.extend_from_slice(id.as_bytes());
             out.extend_from_slice(b"\":");
-            let r = (f64::from(s) * 1000.0).round() / 1000.0;
-            serde_json::to_writer(&mut out, &r).expect("a finite number always serialises");
+            write_thousandths(&mut out, s);
         }
         out.push(b'}');
         String::from_utf8(out).expect("ids and numbers are ASCII")
@@ -333,6 +358,25 @@ mod tests {
             "t".into(),
         );
         assert_eq!(c.scores_json_text(), c.scores_json().to_string());
+    }
+
+    #[test]
+    fn thousandths_are_written_as_serde_writes_them() {
+        // Every thousandth from 0 to 1, values between them, and what the fast path
+        // leaves to serde (negative, above 1, negative zero).
+        let mut values: Vec<f32> = (0..=1000).map(|k| k as f32 / 1000.0).collect();
+        values.extend((0..=4000).map(|k| k as f32 / 4000.0 + 0.000_123));
+        values.extend([-0.0, -0.0004, -0.25, 1.0004, 1.5, 3.25, 0.0005, 0.9995]);
+        for s in values {
+            let mut ours = Vec::new();
+            write_thousandths(&mut ours, s);
+            let r = (f64::from(s) * 1000.0).round() / 1000.0;
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&r).unwrap(),
+                "{s}"
+            );
+        }
     }
 
     #[test]
