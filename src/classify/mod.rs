@@ -158,6 +158,17 @@ pub struct Classification {
     pub classifier: String,
 }
 
+/// `s` as a JSON string, as serde_json writes it.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        serde_json::to_writer(&mut *out, s).expect("a string always serialises");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
 /// `s` rounded to thousandths, written as serde_json writes that `f64` (`0.0`, `0.55`,
 /// `0.123`, `1.0`): for 0..=1, the common case, the digits are written directly (serde's
 /// shortest round-trip form of k/1000 is those digits, trailing zeros dropped); anything
@@ -245,6 +256,33 @@ impl Classification {
         }
         out.push(b'}');
         String::from_utf8(out).expect("ids and numbers are ASCII")
+    }
+
+    /// The evidence as JSON text, written directly (the store writes one per complaint):
+    /// the bytes `serde_json::to_string(&self.evidence)` gives. Phrases without a quote,
+    /// backslash or control character are copied as they are; others go through serde.
+    pub fn evidence_json_text(&self) -> String {
+        let mut out = Vec::with_capacity(64 + 24 * self.evidence.len());
+        out.push(b'[');
+        for (i, e) in self.evidence.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"category\":\"");
+            out.extend_from_slice(e.category.id().as_bytes());
+            out.extend_from_slice(b"\",\"by\":");
+            write_json_str(&mut out, e.by);
+            out.extend_from_slice(b",\"detail\":[");
+            for (j, d) in e.detail.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_json_str(&mut out, d);
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.push(b']');
+        String::from_utf8(out).expect("built from strings")
     }
 
     /// The NDJSON line of `classify --input`: `id`, `categories`, `primary_category`,
@@ -375,6 +413,50 @@ mod tests {
                 String::from_utf8(ours).unwrap(),
                 serde_json::to_string(&r).unwrap(),
                 "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn evidence_text_is_the_evidence_serialised() {
+        let detail = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for evidence in [
+            vec![],
+            vec![Evidence {
+                category: Category::FailedTransaction,
+                by: "rules",
+                detail: vec![],
+            }],
+            vec![
+                Evidence {
+                    category: Category::Fraud,
+                    by: "rules",
+                    detail: detail(&["scammer", "冒充客服", "negated:not a scam", "it's"]),
+                },
+                Evidence {
+                    category: Category::AccountTakeover,
+                    by: "bert",
+                    detail: detail(&[
+                        "say \"hi\"",
+                        "back\\slash",
+                        "tab\tnew\nline\r",
+                        "\u{1}\u{1f}\u{7f}",
+                        "emoji 🙂",
+                        "pattern:defanged-url",
+                    ]),
+                },
+            ],
+        ] {
+            let c = Classification {
+                categories: vec![Category::Other],
+                primary_category: Category::Other,
+                scores: [0.0; 6],
+                evidence,
+                classifier: "t".into(),
+            };
+            assert_eq!(
+                c.evidence_json_text(),
+                serde_json::to_string(&c.evidence).unwrap()
             );
         }
     }

@@ -157,7 +157,7 @@ pub fn to_frame(ids: &[&str], results: &[Classification]) -> PolarsResult<DataFr
         .collect();
     let evidence: Vec<String> = results
         .iter()
-        .map(|r| serde_json::to_string(&r.evidence).expect("evidence always serialises"))
+        .map(Classification::evidence_json_text)
         .collect();
     let names: Vec<&str> = results.iter().map(|r| r.classifier.as_str()).collect();
     DataFrame::new_infer_height(vec![
