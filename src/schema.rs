@@ -119,8 +119,6 @@ pub struct Complaint {
     pub pii_hashes: Vec<String>,
     /// Hash of the content, for exact-duplicate removal.
     pub content_hash: Option<String>,
-    /// Fingerprint of the raw file the record came from.
-    pub raw_file: String,
     /// Line of the record in that file.
     pub line: u64,
 }

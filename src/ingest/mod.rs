@@ -308,7 +308,6 @@ pub fn ingest(
         dates,
         default_currency,
         pii_key: &key,
-        raw_file: &fp,
     };
     let mut seen_ids = store.existing_ids()?;
     tracing::info!(file = %origin, fingerprint = %fp, encoding, known = seen_ids.len(), "ingesting");

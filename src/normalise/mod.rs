@@ -31,8 +31,6 @@ pub struct Normaliser<'a> {
     pub default_currency: Option<&'static str>,
     /// Key of the keyed hashes kept for masked personal data.
     pub pii_key: &'a [u8; 32],
-    /// Fingerprint of the raw file being normalised.
-    pub raw_file: &'a str,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -203,7 +201,6 @@ impl Normaliser<'_> {
             url: non_empty(r.url),
             pii_hashes,
             content_hash,
-            raw_file: self.raw_file.to_string(),
             line,
         })
     }
@@ -223,7 +220,9 @@ fn str_col(name: &str, rows: &[Complaint], f: impl Fn(&Complaint) -> Option<&str
 }
 
 /// Builds the store frame of a batch of complaints (the columns of [`crate::schema::COLUMNS`]).
-pub fn to_frame(rows: &[Complaint]) -> PolarsResult<DataFrame> {
+/// `raw_file` is the fingerprint of the raw file every row came from (a batch is always
+/// one file's): one value for the column, not one String per complaint.
+pub fn to_frame(rows: &[Complaint], raw_file: &str) -> PolarsResult<DataFrame> {
     let days: Vec<Option<i32>> = rows
         .iter()
         .map(|r| r.received_at.map(crate::schema::to_polars_day))
@@ -260,7 +259,7 @@ pub fn to_frame(rows: &[Complaint]) -> PolarsResult<DataFrame> {
         str_col("url", rows, |r| r.url.as_deref()),
         pii.finish().into_series().into_column(),
         str_col("content_hash", rows, |r| r.content_hash.as_deref()),
-        str_col("raw_file", rows, |r| Some(&r.raw_file)),
+        Column::new("raw_file".into(), vec![raw_file; rows.len()]),
         Column::new(
             "line".into(),
             rows.iter().map(|r| r.line).collect::<Vec<_>>(),

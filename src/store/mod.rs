@@ -350,7 +350,7 @@ impl Store {
                 n += 1;
             }
             let p = path.display().to_string();
-            let mut df = to_frame(&rows).map_err(|source| StoreError::Polars {
+            let mut df = to_frame(&rows, fingerprint).map_err(|source| StoreError::Polars {
                 path: p.clone(),
                 source,
             })?;

@@ -514,7 +514,6 @@ fn store_posts(
         dates: mapping.date_rules(),
         default_currency: mapping.currency(),
         pii_key: &key,
-        raw_file: "",
     };
     let mut lines = Vec::new();
     let mut quarantine = Vec::new();
