@@ -6,7 +6,7 @@
 //! byte on the benchmark machine, half of `classify`'s CPU), so one text at a time leaves
 //! the CPU waiting on memory; independent chains overlap. Two lanes did better than one,
 //! three better than two (the walk's CPU -15%, classify of 1M complaints -4% over seven
-//! alternating rounds), four worse than one (the lanes' state no longer fits in
+//! alternating rounds), four worse than two (probably: the lanes' state no longer fits in
 //! registers). The matches are exactly the crate's `find_iter` matches (tested on real
 //! complaints).
 
