@@ -119,7 +119,7 @@ pub struct Complaint {
     pub pii_hashes: Vec<String>,
     /// Hash of the content, for exact-duplicate removal.
     pub content_hash: Option<String>,
-    /// Line of the record in that file.
+    /// Line of the record in the raw file it came from.
     pub line: u64,
 }
 

@@ -152,10 +152,10 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Characters that end a clause: a negation does not reach past them.
 /// How far back (in characters) a negation's clause may start.
 const CLAUSE_CHARS: usize = 80;
 
+/// Characters that end a clause: a negation does not reach past them.
 fn is_clause_break(c: char) -> bool {
     matches!(
         c,
@@ -401,17 +401,19 @@ impl Rules {
 
     /// Whether one of the last `window_words` words of an ASCII clause is a cue word.
     fn ascii_cue_before(&self, clause: &[u8]) -> bool {
-        let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'\'';
+        // Words as `negated_chars` splits them: alphanumerics and apostrophes (not the
+        // module's `is_word`, which is for phrase boundaries).
+        let in_word = |b: u8| b.is_ascii_alphanumeric() || b == b'\'';
         let mut end = clause.len();
         for _ in 0..self.window_words {
-            while end > 0 && !is_word(clause[end - 1]) {
+            while end > 0 && !in_word(clause[end - 1]) {
                 end -= 1;
             }
             if end == 0 {
                 return false;
             }
             let mut first = end;
-            while first > 0 && is_word(clause[first - 1]) {
+            while first > 0 && in_word(clause[first - 1]) {
                 first -= 1;
             }
             let word = std::str::from_utf8(&clause[first..end]).expect("ASCII");

@@ -71,7 +71,7 @@ fn ascii_lang(text: &str) -> &'static str {
             let four = u32::from_le_bytes([padded[i], padded[i + 1], padded[i + 2], padded[i + 3]]);
             // The word lower-cased and packed as `word_key` packs it; 0 (no cue) when longer.
             let key = (four | 0x2020_2020) & KEY_MASK[len];
-            let cue = cue_of_branchless(key);
+            let cue = cue_of(key);
             en += u32::from(cue == Cue::En as u8);
             other += u32::from(cue == Cue::Other as u8);
         }
@@ -106,10 +106,10 @@ const CUE_PROBES: usize = {
     longest
 };
 
-/// [`cue_of`] as a number (`Cue as u8`), looking at every slot a key can sit in, so no
-/// branch depends on the word. `key` 0 (no word) finds nothing: no cue has key 0.
+/// Which cue list a packed word is in, as `Cue as u8`, looking at every slot a key can sit
+/// in, so no branch depends on the word. `key` 0 (no word) finds nothing: no cue has key 0.
 #[inline(always)]
-fn cue_of_branchless(key: u32) -> u8 {
+fn cue_of(key: u32) -> u8 {
     let h = cue_slot(key);
     let mut cue = 0u8;
     for p in 0..CUE_PROBES {
@@ -462,16 +462,14 @@ fn has_dense_digits(b: &[u8]) -> bool {
     // hold 10 digits between them there is no such window (exact, and most complaints end
     // here: counting digits 16 bytes at a time is much cheaper than the walk below).
     let mut before = 0;
-    let mut maybe = false;
     for block in b.chunks(64) {
         let here = digit_mask(block).count_ones();
         if before + here >= 10 {
-            maybe = true;
-            break;
+            return dense_digits_walk(b);
         }
         before = here;
     }
-    maybe && dense_digits_walk(b)
+    false
 }
 
 /// [`has_dense_digits`], byte by byte.
