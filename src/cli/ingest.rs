@@ -12,7 +12,7 @@ use crate::ingest::forum::{self, CrawlOptions, profile, profile::Profile};
 use crate::ingest::{
     self, IngestSpec, Reconciliation, RunOptions, SourceKind, export::Mapping, input,
 };
-use crate::store::Store;
+use crate::store::{PartCompression, Store};
 
 /// Options every ingester shares.
 #[derive(Debug, ClapArgs)]
@@ -27,6 +27,10 @@ pub struct Common {
     /// so a later `classify` (rules) has nothing left to do.
     #[arg(long)]
     pub classify: bool,
+    /// Compression of the complaint parts written: none (fastest; the default), lz4 (about
+    /// half the size), zstd (smallest).
+    #[arg(long, value_enum, default_value_t = PartCompression::None, value_name = "CODEC")]
+    pub compression: PartCompression,
 }
 
 /// Ingest sources.
@@ -187,6 +191,7 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         batch_rows: common.batch_rows,
         progress: !ctx.quiet,
         classifier: rules_if(common.classify)?,
+        compression: common.compression,
     };
     let mut total = Reconciliation::default();
     for path in &files {

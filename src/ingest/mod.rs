@@ -26,7 +26,7 @@ use crate::normalise::Normaliser;
 use crate::normalise::dates::DateRules;
 use crate::normalise::providers::Providers;
 use crate::schema::{RawRecord, Reject};
-use crate::store::{Manifest, Store, StoreError};
+use crate::store::{Manifest, PartCompression, Store, StoreError};
 use csv_rows::CsvRows;
 use json_rows::{JsonRows, JsonShape};
 
@@ -165,6 +165,8 @@ pub struct RunOptions {
     /// Classify each part as it is written (while its text is in memory), so a later
     /// `classify` with the same classifier finds nothing left to do.
     pub classifier: Option<Arc<dyn Classifier>>,
+    /// How the complaint parts are compressed.
+    pub compression: PartCompression,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -173,6 +175,7 @@ impl std::fmt::Debug for RunOptions {
             .field("batch_rows", &self.batch_rows)
             .field("progress", &self.progress)
             .field("classifier", &self.classifier.as_ref().map(|c| c.name()))
+            .field("compression", &self.compression)
             .finish()
     }
 }
@@ -183,6 +186,7 @@ impl Default for RunOptions {
             batch_rows: 30_000,
             progress: false,
             classifier: None,
+            compression: PartCompression::default(),
         }
     }
 }
@@ -361,18 +365,20 @@ pub fn ingest(
                 }
             }
         });
-        // Writing (polars frame, Parquet encoding, LZ4) overlaps the next batches'
+        // Writing (polars frame, Parquet encoding, compression) overlaps the next batches'
         // normalisation. It is the longest serial step of a batch, so two writers take
         // batches in turn (each batch is its own part file): on two cores one writer left a
         // third of a core idle while the other stages waited for it.
         let (wtx, wrx) = bounded::<(u64, Vec<crate::schema::Complaint>)>(1);
-        let classifier = opts.classifier.as_deref();
+        let (classifier, compression) = (opts.classifier.as_deref(), opts.compression);
         let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
                 let (wrx, spent_tx) = (wrx.clone(), spent_tx.clone());
                 scope.spawn(move || -> Result<(), StoreError> {
                     let write = |batch_no, rows| -> Result<(), StoreError> {
-                        for (part, rows) in store.write_batch(source_ref, fp_ref, batch_no, rows)? {
+                        for (part, rows) in
+                            store.write_batch(source_ref, fp_ref, batch_no, rows, compression)?
+                        {
                             if let Some(c) = classifier {
                                 classify_new_part(store, &part, &rows, c)?;
                             }
