@@ -4,19 +4,24 @@ use clap::Args as ClapArgs;
 
 use super::Context;
 use crate::normalise::rebuild;
-use crate::store::Store;
+use crate::store::{PartCompression, Store};
 
 /// Options of `normalise`.
 #[derive(Debug, ClapArgs)]
 #[command(
     after_help = "Example:\n  walletwatch --store data/store normalise\n\nRe-reads every file kept in <store>/raw/ (no source files needed) and rebuilds\n<store>/complaints/ with the current alias table and rules; the old table is\nreplaced only when the rebuild is complete. Classifications of the old table are dropped:\nrun `classify` again."
 )]
-pub struct Args {}
+pub struct Args {
+    /// Compression of the rebuilt complaint parts: none (fastest; the default), lz4, zstd
+    /// (as `ingest --compression`).
+    #[arg(long, value_enum, default_value_t = PartCompression::None, value_name = "CODEC")]
+    pub compression: PartCompression,
+}
 
 /// Runs `normalise`.
-pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<()> {
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = Store::open(&ctx.store)?;
-    let results = rebuild(&store, &ctx.providers, !ctx.quiet)?;
+    let results = rebuild(&store, &ctx.providers, !ctx.quiet, args.compression)?;
     for (origin, counts) in &results {
         println!("{origin}: {counts}");
     }

@@ -15,7 +15,7 @@ use crate::ingest::{
     IngestError, IngestSpec, Reconciliation, RunOptions, SourceKind, export::Mapping, ingest,
 };
 use crate::schema::{Complaint, RawRecord, Reject};
-use crate::store::Store;
+use crate::store::{PartCompression, Store};
 use dates::DateRules;
 use providers::Providers;
 
@@ -270,11 +270,13 @@ pub fn to_frame(rows: &[Complaint], raw_file: &str) -> PolarsResult<DataFrame> {
 
 /// Rebuilds the complaint table from the raw layer: every kept file is normalised again
 /// (with the current alias table and rules) into a staging table, which replaces the
-/// current one only when all files are done.
+/// current one only when all files are done. The new parts are compressed as
+/// `compression` says.
 pub fn rebuild(
     store: &Store,
     providers: &Providers,
     progress: bool,
+    compression: PartCompression,
 ) -> Result<Vec<(String, Reconciliation)>, IngestError> {
     let staging = store.staging("complaints.rebuild")?;
     let mut out = Vec::new();
@@ -305,6 +307,7 @@ pub fn rebuild(
             &spec,
             &RunOptions {
                 progress,
+                compression,
                 ..Default::default()
             },
         )?;

@@ -201,7 +201,7 @@ fn write_part_atomic(
 /// same reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum PartCompression {
-    /// Stored as encoded (Parquet's own dictionary and run-length encodings only).
+    /// No compression: the pages as Parquet encodes them.
     #[default]
     None,
     /// LZ4 (Parquet's `LZ4_RAW`): about half the size.
