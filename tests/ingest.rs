@@ -479,10 +479,10 @@ fn normalise_rebuilds_the_table_from_the_raw_layer_alone() {
     assert_eq!(reconciliation(&out), (3000, 3000, 0, 0), "{out}");
     let after = d.ok(&["export", "--format", "csv"]);
     assert_eq!(before, after, "same table rebuilt");
-    assert_eq!(part_codecs(&d), "UNCOMPRESSED");
+    assert_eq!(d.part_codecs(), "UNCOMPRESSED");
     // Rebuilt with another codec: the same table, in the codec asked for.
     d.ok(&["normalise", "--compression", "zstd"]);
-    assert_eq!(part_codecs(&d), "ZSTD");
+    assert_eq!(d.part_codecs(), "ZSTD");
     assert_eq!(
         before,
         d.ok(&["export", "--format", "csv"]),
@@ -496,18 +496,6 @@ fn normalise_rebuilds_the_table_from_the_raw_layer_alone() {
     d.ok(&["--providers", &t.display().to_string(), "normalise"]);
     let csv = d.ok(&["export", "--format", "csv", "--provider", "block_inc"]);
     assert!(util::read_csv(&csv).1.len() > 200);
-}
-
-/// The Parquet codecs of a store's complaint parts, as DuckDB reads them from the files.
-fn part_codecs(d: &Dir) -> String {
-    d.python(
-        "import sys, duckdb\n\
-         q = f\"SELECT DISTINCT compression FROM parquet_metadata('{sys.argv[1]}/complaints/**/*.parquet')\"\n\
-         print(*sorted(r[0] for r in duckdb.connect().execute(q).fetchall()))",
-        &[&d.store().display().to_string()],
-    )
-    .trim()
-    .to_string()
 }
 
 /// Total bytes of the complaint parts under a store.
@@ -530,7 +518,7 @@ fn every_part_compression_stores_the_same_complaints_with_its_codec() {
         let d = Dir::new();
         let out = d.ok(&["ingest", "cfpb", "--compression", codec, &cfpb_csv()]);
         assert_eq!(reconciliation(&out), (3000, 3000, 0, 0), "{codec}: {out}");
-        assert_eq!(part_codecs(&d), parquet_name, "{codec}");
+        assert_eq!(d.part_codecs(), parquet_name, "{codec}");
         sizes.push(parts_bytes(&d.store()));
         // Each store has its own key for the hashes of personal data: compare the rest.
         let (header, mut rows) =

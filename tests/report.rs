@@ -124,6 +124,7 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
     let data = repo("data");
     let cfg = example
         .replace("store = \"data/store\"", "store = \"store\"")
+        .replace("compression = \"none\"", "compression = \"zstd\"")
         .replace("\"data/", &format!("\"{}/", data.display()));
     let path = dir.write("batch.toml", cfg);
     let first = dir.ok(&["-q", "run", "--config", path.to_str().unwrap()]);
@@ -135,6 +136,7 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
         first.contains("detect:") && first.contains("report:"),
         "{first}"
     );
+    assert_eq!(dir.part_codecs(), "ZSTD", "the config's compression");
     assert!(dir.path().join("reports/batch/index.html").exists());
     assert!(
         dir.path()
@@ -157,4 +159,13 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
     );
     let err = dir.fails(&["run", "--config", bad.to_str().unwrap()], 1);
     assert!(err.contains("bad.toml") && err.contains("forum"), "{err}");
+    let codec = dir.write(
+        "codec.toml",
+        "compression = \"brotli\"\n[report]\nout = \"r\"\n",
+    );
+    let err = dir.fails(&["run", "--config", codec.to_str().unwrap()], 1);
+    assert!(
+        err.contains("codec.toml") && err.contains("\"brotli\" is not one of none, lz4, zstd"),
+        "{err}"
+    );
 }

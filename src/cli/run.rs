@@ -9,7 +9,7 @@ use super::{Context, models_dir};
 use crate::classify::{ClassifierKind, build_classifier};
 use crate::ingest::forum::{self, CrawlOptions, profile, profile::Profile};
 use crate::ingest::{self, IngestSpec, RunOptions, SourceKind, export::Mapping};
-use crate::store::Store;
+use crate::store::{PartCompression, Store};
 
 /// Options of `run`.
 #[derive(Debug, ClapArgs)]
@@ -26,6 +26,8 @@ pub struct Args {
 #[serde(deny_unknown_fields)]
 struct Config {
     store: Option<PathBuf>,
+    /// How the complaint parts are compressed (`ingest --compression`).
+    compression: Option<String>,
     #[serde(default)]
     source: Vec<Source>,
     #[serde(default)]
@@ -114,10 +116,20 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let classifier: std::sync::Arc<dyn crate::classify::Classifier> =
         build_classifier(kind, &models_dir(), None)?.into();
+    let compression = match &cfg.compression {
+        Some(name) => PartCompression::from_str(name, true).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: compression {name:?} is not one of none, lz4, zstd",
+                args.config.display()
+            )
+        })?,
+        None => PartCompression::None,
+    };
     // The rules classify each part as ingest writes it; a model classifies afterwards.
     let opts = RunOptions {
         progress: !ctx.quiet,
         classifier: matches!(kind, ClassifierKind::Rules).then(|| classifier.clone()),
+        compression,
         ..Default::default()
     };
     for (i, src) in cfg.source.iter().enumerate() {

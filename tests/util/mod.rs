@@ -111,6 +111,19 @@ impl Dir {
         String::from_utf8(out.stderr).expect("utf-8 stderr")
     }
 
+    /// The Parquet codecs of the store's complaint parts, as DuckDB reads them from the
+    /// files (`UNCOMPRESSED`, `LZ4_RAW`, `ZSTD`), space-separated.
+    pub fn part_codecs(&self) -> String {
+        self.python(
+            "import sys, duckdb\n\
+             q = f\"SELECT DISTINCT compression FROM parquet_metadata('{sys.argv[1]}/complaints/**/*.parquet')\"\n\
+             print(*sorted(r[0] for r in duckdb.connect().execute(q).fetchall()))",
+            &[&self.store().display().to_string()],
+        )
+        .trim()
+        .to_string()
+    }
+
     /// Runs `python3 -c CODE ARGS…` in this folder, expecting success; returns stdout.
     pub fn python(&self, code: &str, args: &[&str]) -> String {
         let out = Command::new("python3")
