@@ -507,7 +507,7 @@ fn parts_bytes(store: &std::path::Path) -> u64 {
 }
 
 #[test]
-fn every_part_compression_stores_the_same_complaints_with_its_codec() {
+fn every_part_compression_stores_the_same_complaints_and_a_store_mixes_them() {
     let mut exports = Vec::new();
     let mut sizes = Vec::new();
     for (codec, parquet_name) in [
@@ -540,4 +540,15 @@ fn every_part_compression_stores_the_same_complaints_with_its_codec() {
         sizes[1],
         sizes[2]
     );
+    // One store, three codecs: each file ingested with its own, all read together.
+    let d = Dir::new();
+    for (file, codec) in [("wallet_dev.csv", "lz4"), ("wallet_test.csv", "zstd")] {
+        let path = shared(&format!("cfpb/{file}")).display().to_string();
+        d.ok(&["ingest", "cfpb", "--compression", codec, &path]);
+    }
+    let out = d.ok(&["ingest", "cfpb", &cfpb_csv()]);
+    assert_eq!(reconciliation(&out), (3000, 2265, 735, 0), "{out}");
+    assert_eq!(d.part_codecs(), "LZ4_RAW UNCOMPRESSED ZSTD");
+    let (_, rows) = util::read_csv(&d.ok(&["export", "--format", "csv", "--source", "cfpb"]));
+    assert_eq!(rows.len(), 3000);
 }
