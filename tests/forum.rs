@@ -374,7 +374,8 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     );
     assert_eq!(stored(&resumed), rows);
 
-    // --replay rebuilds the same records from the archive, with the server stopped.
+    // --replay rebuilds the same records from the archive, with the server stopped (here
+    // into LZ4-compressed parts).
     site.server.stop();
     let offline = Dir::new();
     for sub in ["archive", "keys"] {
@@ -387,12 +388,15 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
         "--profile",
         profile.to_str().unwrap(),
         "--replay",
+        "--compression",
+        "lz4",
     ]);
     assert_eq!(
         out.trim(),
         "heimao: fetched 32 = stored 30 + duplicates 1 + quarantined 1 + skipped 0"
     );
     assert_eq!(stored(&offline), rows);
+    assert_eq!(offline.part_codecs(), "LZ4_RAW");
     // Replaying into the store that has them adds nothing.
     let out = dir.ok(&[
         "-q",

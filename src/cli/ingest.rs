@@ -91,6 +91,9 @@ pub enum IngestCommand {
         /// Classify the stored posts with the rules as they are written.
         #[arg(long)]
         classify: bool,
+        /// Compression of the complaint parts written: none (the default), lz4, zstd.
+        #[arg(long, value_enum, default_value_t = PartCompression::None, value_name = "CODEC")]
+        compression: PartCompression,
     },
 }
 
@@ -109,6 +112,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         max_pages,
         replay,
         classify,
+        compression,
     } = cmd
     else {
         unreachable!("run_forum is called with `ingest forum` only");
@@ -117,6 +121,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
     let store = Store::open(&ctx.store)?;
     let ingest_opts = RunOptions {
         classifier: rules_if(classify)?,
+        compression,
         ..Default::default()
     };
     let report = if replay {
