@@ -386,8 +386,9 @@ impl Rules {
     /// Whether the clause before `start` in `text` holds a negation cue close enough.
     fn negated(&self, text: &str, start: usize) -> bool {
         let before = &text.as_bytes()[..start];
-        // The 80 characters looked at are 80 bytes when they are ASCII: the common case
-        // (English complaints) is then read byte by byte, with the same answer (tested).
+        // The CLAUSE_CHARS characters looked at are as many bytes when they are ASCII: the
+        // common case (English complaints) is then read byte by byte, with the same answer
+        // (tested).
         let window = &before[before.len().saturating_sub(CLAUSE_CHARS)..];
         if self.zh_cues_need_non_ascii && window.is_ascii() {
             let clause_start = window

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args as ClapArgs, Subcommand};
 
-use super::Context;
+use super::{Context, PartsArgs};
 use crate::classify::Classifier;
 use crate::ingest::forum::{self, CrawlOptions, profile, profile::Profile};
 use crate::ingest::{
     self, IngestSpec, Reconciliation, RunOptions, SourceKind, export::Mapping, input,
 };
-use crate::store::{PartCompression, Store};
+use crate::store::Store;
 
 /// Options every ingester shares.
 #[derive(Debug, ClapArgs)]
@@ -27,10 +27,8 @@ pub struct Common {
     /// so a later `classify` (rules) has nothing left to do.
     #[arg(long)]
     pub classify: bool,
-    /// Compression of the complaint parts written: none (fastest; the default), lz4 (about
-    /// half the size), zstd (smallest).
-    #[arg(long, value_enum, default_value_t = PartCompression::None, value_name = "CODEC")]
-    pub compression: PartCompression,
+    #[command(flatten)]
+    pub parts: PartsArgs,
 }
 
 /// Ingest sources.
@@ -91,9 +89,8 @@ pub enum IngestCommand {
         /// Classify the stored posts with the rules as they are written.
         #[arg(long)]
         classify: bool,
-        /// Compression of the complaint parts written: none (the default), lz4, zstd.
-        #[arg(long, value_enum, default_value_t = PartCompression::None, value_name = "CODEC")]
-        compression: PartCompression,
+        #[command(flatten)]
+        parts: PartsArgs,
     },
 }
 
@@ -112,7 +109,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         max_pages,
         replay,
         classify,
-        compression,
+        parts,
     } = cmd
     else {
         unreachable!("run_forum is called with `ingest forum` only");
@@ -121,7 +118,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
     let store = Store::open(&ctx.store)?;
     let ingest_opts = RunOptions {
         classifier: rules_if(classify)?,
-        compression,
+        compression: parts.compression,
         ..Default::default()
     };
     let report = if replay {
@@ -196,7 +193,7 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         batch_rows: common.batch_rows,
         progress: !ctx.quiet,
         classifier: rules_if(common.classify)?,
-        compression: common.compression,
+        compression: common.parts.compression,
     };
     let mut total = Reconciliation::default();
     for path in &files {

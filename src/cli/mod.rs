@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::normalise::providers::Providers;
+use crate::store::PartCompression;
 
 /// The bundled alias table, used when `data/providers.toml` is not beside the working folder.
 const BUNDLED_PROVIDERS: &str = include_str!("../../data/providers.toml");
@@ -74,6 +75,15 @@ pub enum Command {
     Train(train::Args),
     /// Run the pipeline on the sample bundled in data/ and write reports/demo/.
     Demo(demo::Args),
+}
+
+/// `--compression`, on every command that writes complaint parts.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct PartsArgs {
+    /// Compression of the complaint parts written: none (fastest; the default), lz4 (about
+    /// half the size), zstd (smallest).
+    #[arg(long, value_enum, default_value_t = PartCompression::None, value_name = "CODEC")]
+    pub compression: PartCompression,
 }
 
 /// Global settings every command gets.

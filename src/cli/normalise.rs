@@ -2,9 +2,9 @@
 
 use clap::Args as ClapArgs;
 
-use super::Context;
+use super::{Context, PartsArgs};
 use crate::normalise::rebuild;
-use crate::store::{PartCompression, Store};
+use crate::store::Store;
 
 /// Options of `normalise`.
 #[derive(Debug, ClapArgs)]
@@ -12,16 +12,14 @@ use crate::store::{PartCompression, Store};
     after_help = "Example:\n  walletwatch --store data/store normalise\n\nRe-reads every file kept in <store>/raw/ (no source files needed) and rebuilds\n<store>/complaints/ with the current alias table and rules; the old table is\nreplaced only when the rebuild is complete. Classifications of the old table are dropped:\nrun `classify` again."
 )]
 pub struct Args {
-    /// Compression of the rebuilt complaint parts: none (fastest; the default), lz4, zstd
-    /// (as `ingest --compression`).
-    #[arg(long, value_enum, default_value_t = PartCompression::None, value_name = "CODEC")]
-    pub compression: PartCompression,
+    #[command(flatten)]
+    pub parts: PartsArgs,
 }
 
 /// Runs `normalise`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = Store::open(&ctx.store)?;
-    let results = rebuild(&store, &ctx.providers, !ctx.quiet, args.compression)?;
+    let results = rebuild(&store, &ctx.providers, !ctx.quiet, args.parts.compression)?;
     for (origin, counts) in &results {
         println!("{origin}: {counts}");
     }

@@ -57,30 +57,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Writes `df` to `path` as Parquet atomically (temporary file, then rename), through a
-/// buffer: polars' writer issues one `write` per page header field, and unbuffered that
-/// was 18,000 system calls for a 50 MB input, most of them one byte.
+/// Writes `df` to `path` as Parquet atomically ([`write_parquet_file_atomic`]).
 pub fn write_parquet_atomic(
     path: &Path,
     df: &mut DataFrame,
     compression: ParquetCompression,
 ) -> Result<(), StoreError> {
+    write_parquet_file_atomic(path, |out| {
+        ParquetWriter::new(out)
+            .with_compression(compression)
+            .finish(df)
+            .map(drop)
+    })
+}
+
+/// Writes a Parquet file to `path` atomically (temporary file, then rename) with `write`,
+/// through a buffer: polars' writers issue one `write` per page header field, and
+/// unbuffered that was 18,000 system calls for a 50 MB input, most of them one byte.
+fn write_parquet_file_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> PolarsResult<()>,
+) -> Result<(), StoreError> {
     let tmp = tmp_path(path);
     let file = fs::File::create(&tmp).map_err(io(&tmp))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    ParquetWriter::new(&mut out)
-        .with_compression(compression)
-        .finish(df)
-        .map_err(|source| StoreError::Polars {
-            path: path.display().to_string(),
-            source,
-        })?;
+    write(&mut out).map_err(|source| StoreError::Polars {
+        path: path.display().to_string(),
+        source,
+    })?;
     out.flush().map_err(io(&tmp))?;
     drop(out);
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// The temporary name a file is written under before it is renamed to `path`.
 pub fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
@@ -135,13 +144,13 @@ pub struct Manifest {
 /// Columns of a part whose values do not repeat, by construction (ids, content hash) or
 /// nearly so by nature (a complaint's own words; the same complaint for the same provider
 /// and day is dropped as a duplicate): they are written with Parquet's plain encoding from
-/// the start. polars' writer tries a dictionary
-/// for every string column and first estimates each one's distinct values by hashing them
-/// all, which for the text was ~6% of ingest's CPU time (perf, 1M rows).
+/// the start. polars' writer tries a dictionary for every string column and first
+/// estimates each one's distinct values by hashing them all, which for the text was ~6% of
+/// ingest's CPU time (perf, 1M rows).
 const PLAIN_COLUMNS: [&str; 4] = ["complaint_id", "source_id", "text", "content_hash"];
 
-/// Writes a complaint part to `path` atomically (temporary file, then rename), like
-/// [`write_parquet_atomic`] but with [`PLAIN_COLUMNS`] plain-encoded; the rest as polars
+/// Writes a complaint part to `path` atomically, like [`write_parquet_atomic`] but through
+/// polars-parquet's writer, with [`PLAIN_COLUMNS`] plain-encoded; the rest as polars
 /// encodes them, with the same statistics.
 fn write_part_atomic(
     path: &Path,
@@ -151,10 +160,6 @@ fn write_part_atomic(
     use polars_parquet::write::{
         Encoding, FileWriter, StatisticsOptions, Version, WriteOptions, get_dtype_encoding,
         row_group_iter, to_parquet_schema,
-    };
-    let failed = |source| StoreError::Polars {
-        path: path.display().to_string(),
-        source,
     };
     let schema = df.schema().to_arrow(CompatLevel::newest());
     let encodings: Vec<Vec<Encoding>> = schema
@@ -174,22 +179,16 @@ fn write_part_atomic(
         compression: compression.into(),
         data_page_size: None,
     };
-    let fields = to_parquet_schema(&schema)
-        .map_err(failed)?
-        .fields()
-        .to_vec();
-    let tmp = tmp_path(path);
-    let file = fs::File::create(&tmp).map_err(io(&tmp))?;
-    let out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut writer = FileWriter::try_new(out, schema, options).map_err(failed)?;
-    for chunk in df.iter_chunks(CompatLevel::newest(), false) {
-        let rows = chunk.len() as u64;
-        let columns = row_group_iter(chunk, encodings.clone().into(), fields.clone(), options);
-        writer.write(rows, columns).map_err(failed)?;
-    }
-    writer.end(None).map_err(failed)?;
-    writer.into_inner().flush().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+    write_parquet_file_atomic(path, |out| {
+        let fields = to_parquet_schema(&schema)?.fields().to_vec();
+        let mut writer = FileWriter::try_new(out, schema, options)?;
+        for chunk in df.iter_chunks(CompatLevel::newest(), false) {
+            let rows = chunk.len() as u64;
+            let columns = row_group_iter(chunk, encodings.clone().into(), fields.clone(), options);
+            writer.write(rows, columns)?;
+        }
+        writer.end(None).map(drop)
+    })
 }
 
 /// How `ingest` compresses the complaint parts it writes. Readers take any of them, and a
