@@ -291,6 +291,25 @@ fn eval_prints_per_category_scores_on_cfpb_and_ndjson() {
     }
     // 499 dev rows, 252 with an unmapped Issue; 247 scored.
     assert!(out.contains("247 documents"), "{out}");
+    // The summary scores come with their 95% bootstrap intervals, around the point score.
+    let macro_f1 = |s: &str| -> f64 {
+        let at = s.find("macro-F1 ").unwrap() + 9;
+        s[at..at + 5].parse().unwrap()
+    };
+    let intervals = out
+        .lines()
+        .find(|l| l.starts_with("95% bootstrap intervals (1000 resamples of the 247 documents)"))
+        .unwrap_or_else(|| panic!("no interval line in\n{out}"));
+    let (lo, hi) = intervals
+        ["95% bootstrap intervals (1000 resamples of the 247 documents): macro-F1 ".len()..]
+        .split_once(' ')
+        .unwrap()
+        .0
+        .split_once('–')
+        .unwrap();
+    let (lo, hi): (f64, f64) = (lo.parse().unwrap(), hi.parse().unwrap());
+    let point = macro_f1(&out);
+    assert!(lo < point && point < hi && hi - lo > 0.05, "{intervals}");
     let json = d.ok(&[
         "eval",
         "--json",
@@ -300,6 +319,17 @@ fn eval_prints_per_category_scores_on_cfpb_and_ndjson() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["mode"], "multi-label");
     assert_eq!(v["documents"], 30);
+    assert_eq!(v["intervals"]["resamples"], 1000);
+    let plain = d.ok(&[
+        "eval",
+        "--json",
+        "--bootstrap",
+        "0",
+        "--input",
+        repo("data/labels/written_zh.ndjson").to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert!(v.get("intervals").is_none(), "{plain}");
 }
 
 #[test]

@@ -5,6 +5,11 @@
 //! is the classifier's primary category (single-label); otherwise the predicted label set
 //! is scored against the gold set (multi-label). Macro-F1 averages the categories that
 //! occur in the gold labels.
+//!
+//! With a few hundred labelled complaints a score moves by several points when a handful
+//! of documents change, so [`bootstrap`] gives percentile intervals: documents resampled
+//! with replacement, every score recomputed, with a fixed seed (the same input gives the
+//! same interval).
 
 use std::fmt::Write as _;
 
@@ -48,6 +53,184 @@ pub struct Report {
     /// `confusion[gold][predicted]` over `Category::LABELS` + other, gold primary label
     /// against predicted primary category.
     pub confusion: Vec<Vec<usize>>,
+    /// Bootstrap intervals of the three summary scores, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<Intervals>,
+}
+
+/// Percentile bootstrap intervals (see [`bootstrap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Intervals {
+    /// Resamples drawn.
+    pub resamples: usize,
+    /// Coverage (0.95).
+    pub level: f64,
+    /// Macro-F1, low and high.
+    pub macro_f1: (f64, f64),
+    /// Micro-F1, low and high.
+    pub micro_f1: (f64, f64),
+    /// Primary accuracy, low and high.
+    pub primary_accuracy: (f64, f64),
+}
+
+/// One document's counts: per category (in [`Category::ALL`] order) whether it is a true
+/// positive, a false positive or a false negative, and whether its primary category is a
+/// gold label. Sums of these are every score of a [`Report`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    tp: [u32; 7],
+    fp: [u32; 7],
+    fn_: [u32; 7],
+    hits: u32,
+    docs: u32,
+}
+
+impl Counts {
+    fn of(d: &LabelledDoc, p: &Classification, single: bool) -> Counts {
+        let mut c = Counts {
+            docs: 1,
+            hits: u32::from(d.labels.contains(&p.primary_category)),
+            ..Counts::default()
+        };
+        for cat in Category::ALL {
+            let g = d.labels.contains(&cat);
+            let q = if single {
+                p.primary_category == cat
+            } else {
+                p.categories.contains(&cat)
+            };
+            let i = slot(cat);
+            c.tp[i] += u32::from(g && q);
+            c.fp[i] += u32::from(!g && q);
+            c.fn_[i] += u32::from(g && !q);
+        }
+        c
+    }
+
+    fn add(&mut self, o: &Counts) {
+        for i in 0..7 {
+            self.tp[i] += o.tp[i];
+            self.fp[i] += o.fp[i];
+            self.fn_[i] += o.fn_[i];
+        }
+        self.hits += o.hits;
+        self.docs += o.docs;
+    }
+
+    fn score(&self, i: usize) -> CategoryScore {
+        let (tp, fp, fn_) = (
+            self.tp[i] as usize,
+            self.fp[i] as usize,
+            self.fn_[i] as usize,
+        );
+        let precision = ratio(tp, tp + fp);
+        let recall = ratio(tp, tp + fn_);
+        CategoryScore {
+            precision,
+            recall,
+            f1: f1(precision, recall),
+            support: tp + fn_,
+            predicted: tp + fp,
+        }
+    }
+
+    /// Macro-F1 (over categories with gold support), micro-F1 (pooled over the six real
+    /// categories), primary accuracy.
+    fn summary(&self) -> (f64, f64, f64) {
+        let mut f1s = Vec::new();
+        let (mut stp, mut sfp, mut sfn) = (0, 0, 0);
+        for c in Category::ALL {
+            let i = slot(c);
+            let s = self.score(i);
+            if s.support > 0 {
+                f1s.push(s.f1);
+            }
+            if c != Category::Other {
+                stp += self.tp[i] as usize;
+                sfp += self.fp[i] as usize;
+                sfn += self.fn_[i] as usize;
+            }
+        }
+        let macro_f1 = if f1s.is_empty() {
+            0.0
+        } else {
+            f1s.iter().sum::<f64>() / f1s.len() as f64
+        };
+        (
+            macro_f1,
+            f1(ratio(stp, stp + sfp), ratio(stp, stp + sfn)),
+            ratio(self.hits as usize, self.docs as usize),
+        )
+    }
+}
+
+/// Whether the gold data is single-label (every document one label: score the primary
+/// category) rather than multi-label.
+fn single_label(docs: &[LabelledDoc]) -> bool {
+    docs.iter().all(|d| d.labels.len() == 1)
+}
+
+/// Percentile bootstrap intervals of macro-F1, micro-F1 and primary accuracy at `level`:
+/// `resamples` times, as many documents as there are drawn with replacement and the scores
+/// recomputed. The draws come from a fixed-seed generator, so an input always gives the
+/// same intervals.
+pub fn bootstrap(
+    docs: &[LabelledDoc],
+    preds: &[Classification],
+    resamples: usize,
+    level: f64,
+) -> Intervals {
+    assert_eq!(docs.len(), preds.len(), "one prediction per document");
+    let single = single_label(docs);
+    let counts: Vec<Counts> = docs
+        .iter()
+        .zip(preds)
+        .map(|(d, p)| Counts::of(d, p, single))
+        .collect();
+    let mut rng = SplitMix64(0x5745_4c4c_4554_5741); // "WALLETWA"
+    let n = counts.len() as u64;
+    let mut draws: [Vec<f64>; 3] = Default::default();
+    for _ in 0..resamples {
+        let mut total = Counts::default();
+        for _ in 0..n {
+            total.add(&counts[(rng.next() % n) as usize]);
+        }
+        let (m, u, a) = total.summary();
+        draws[0].push(m);
+        draws[1].push(u);
+        draws[2].push(a);
+    }
+    let [m, u, a] = draws.map(|mut v| percentiles(&mut v, level));
+    Intervals {
+        resamples,
+        level,
+        macro_f1: m,
+        micro_f1: u,
+        primary_accuracy: a,
+    }
+}
+
+/// The `(1 - level) / 2` and `(1 + level) / 2` percentiles (nearest rank) of `v`.
+fn percentiles(v: &mut [f64], level: f64) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    (at((1.0 - level) / 2.0), at((1.0 + level) / 2.0))
+}
+
+/// SplitMix64: a small, well-mixed generator, enough for drawing resamples.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }
 
 fn f1(p: f64, r: f64) -> f64 {
@@ -72,65 +255,19 @@ fn slot(c: Category) -> usize {
 /// Scores predictions (one per document, same order).
 pub fn evaluate(docs: &[LabelledDoc], preds: &[Classification], classifier: &str) -> Report {
     assert_eq!(docs.len(), preds.len(), "one prediction per document");
-    let single = docs.iter().all(|d| d.labels.len() == 1);
-    let mut tp = [0usize; 7];
-    let mut fp = [0usize; 7];
-    let mut fn_ = [0usize; 7];
-    let mut support = [0usize; 7];
-    let mut predicted = [0usize; 7];
+    let single = single_label(docs);
+    let mut total = Counts::default();
     let mut confusion = vec![vec![0usize; 7]; 7];
-    let mut primary_hits = 0;
     for (d, p) in docs.iter().zip(preds) {
-        let pred: Vec<Category> = if single {
-            vec![p.primary_category]
-        } else {
-            p.categories.clone()
-        };
-        for c in Category::ALL {
-            let g = d.labels.contains(&c);
-            let q = pred.contains(&c);
-            let i = slot(c);
-            support[i] += usize::from(g);
-            predicted[i] += usize::from(q);
-            match (g, q) {
-                (true, true) => tp[i] += 1,
-                (false, true) => fp[i] += 1,
-                (true, false) => fn_[i] += 1,
-                (false, false) => {}
-            }
-        }
+        total.add(&Counts::of(d, p, single));
         confusion[slot(d.labels[0])][slot(p.primary_category)] += 1;
-        if d.labels.contains(&p.primary_category) {
-            primary_hits += 1;
-        }
     }
-    let mut categories = Vec::new();
-    let mut f1s = Vec::new();
-    let (mut stp, mut sfp, mut sfn) = (0, 0, 0);
-    for c in Category::ALL {
-        let i = slot(c);
-        if support[i] == 0 && predicted[i] == 0 {
-            continue;
-        }
-        let precision = ratio(tp[i], tp[i] + fp[i]);
-        let recall = ratio(tp[i], tp[i] + fn_[i]);
-        let s = CategoryScore {
-            precision,
-            recall,
-            f1: f1(precision, recall),
-            support: support[i],
-            predicted: predicted[i],
-        };
-        if support[i] > 0 {
-            f1s.push(s.f1);
-        }
-        if c != Category::Other {
-            stp += tp[i];
-            sfp += fp[i];
-            sfn += fn_[i];
-        }
-        categories.push((c, s));
-    }
+    let categories = Category::ALL
+        .into_iter()
+        .map(|c| (c, total.score(slot(c))))
+        .filter(|(_, s)| s.support > 0 || s.predicted > 0)
+        .collect();
+    let (macro_f1, micro_f1, primary_accuracy) = total.summary();
     Report {
         classifier: classifier.to_string(),
         mode: if single {
@@ -140,14 +277,11 @@ pub fn evaluate(docs: &[LabelledDoc], preds: &[Classification], classifier: &str
         },
         documents: docs.len(),
         categories,
-        macro_f1: if f1s.is_empty() {
-            0.0
-        } else {
-            f1s.iter().sum::<f64>() / f1s.len() as f64
-        },
-        micro_f1: f1(ratio(stp, stp + sfp), ratio(stp, stp + sfn)),
-        primary_accuracy: ratio(primary_hits, docs.len()),
+        macro_f1,
+        micro_f1,
+        primary_accuracy,
         confusion,
+        intervals: None,
     }
 }
 
@@ -176,9 +310,25 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\nmacro-F1 {:.3} · micro-F1 {:.3} · primary accuracy {:.3}\n",
+            "\nmacro-F1 {:.3} · micro-F1 {:.3} · primary accuracy {:.3}",
             self.macro_f1, self.micro_f1, self.primary_accuracy
         );
+        if let Some(iv) = &self.intervals {
+            let _ = writeln!(
+                s,
+                "{:.0}% bootstrap intervals ({} resamples of the {} documents): macro-F1 {:.3}–{:.3} · micro-F1 {:.3}–{:.3} · primary accuracy {:.3}–{:.3}",
+                iv.level * 100.0,
+                iv.resamples,
+                self.documents,
+                iv.macro_f1.0,
+                iv.macro_f1.1,
+                iv.micro_f1.0,
+                iv.micro_f1.1,
+                iv.primary_accuracy.0,
+                iv.primary_accuracy.1
+            );
+        }
+        s.push('\n');
         let used: Vec<usize> = (0..7)
             .filter(|&i| {
                 self.confusion[i].iter().sum::<usize>() > 0
@@ -258,5 +408,54 @@ mod tests {
             r.to_markdown()
                 .contains("| fraud 诈骗 | 1.000 | 0.500 | 0.667 | 2 | 1 |")
         );
+    }
+
+    #[test]
+    fn bootstrap_intervals_hold_the_score_and_narrow_with_more_documents() {
+        use Category::*;
+        // 3 of 4 right, repeated: the point scores are the same at both sizes.
+        let docs_of = |k: usize| -> (Vec<LabelledDoc>, Vec<Classification>) {
+            let mut d = Vec::new();
+            let mut p = Vec::new();
+            for _ in 0..k {
+                d.extend([
+                    doc(&[Fraud]),
+                    doc(&[Fraud]),
+                    doc(&[Service]),
+                    doc(&[Service]),
+                ]);
+                p.extend([
+                    pred(&[Fraud]),
+                    pred(&[Service]),
+                    pred(&[Service]),
+                    pred(&[Service]),
+                ]);
+            }
+            (d, p)
+        };
+        let (d, p) = docs_of(10);
+        let r = evaluate(&d, &p, "t");
+        let small = bootstrap(&d, &p, 500, 0.95);
+        assert_eq!(small, bootstrap(&d, &p, 500, 0.95), "fixed seed");
+        for (lo, hi, point) in [
+            (small.macro_f1.0, small.macro_f1.1, r.macro_f1),
+            (
+                small.primary_accuracy.0,
+                small.primary_accuracy.1,
+                r.primary_accuracy,
+            ),
+        ] {
+            assert!(lo < point && point < hi, "{lo} {point} {hi}");
+        }
+        let (d, p) = docs_of(100);
+        let large = bootstrap(&d, &p, 500, 0.95);
+        let width = |iv: (f64, f64)| iv.1 - iv.0;
+        assert!(
+            width(large.macro_f1) < width(small.macro_f1) / 2.0,
+            "{small:?} {large:?}"
+        );
+        // Every prediction right: nothing to resample away.
+        let all = bootstrap(&d[..2], &[p[0].clone(), p[0].clone()], 100, 0.95);
+        assert_eq!(all.primary_accuracy, (1.0, 1.0));
     }
 }

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 
 use super::{Context, models_dir};
-use crate::classify::eval::evaluate;
+use crate::classify::eval::{bootstrap, evaluate};
 use crate::classify::labels::{LabelledDoc, read_labelled};
 use crate::classify::{ClassifierKind, Doc, build_classifier};
 
 /// Options of `eval`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Examples:\n  walletwatch eval --input ../shared/data/cfpb/wallet_dev.csv\n  walletwatch eval --input data/labels/written_zh.ndjson --classifier auto --json\n\nReads the CFPB CSV form (its Issue mapped to a category by DESIGN.md's table;\nunmapped issues are left out and counted) or NDJSON with a `labels` array.\nPrints per-category precision, recall, F1 and support, macro- and micro-F1, and\na confusion table."
+    after_help = "Examples:\n  walletwatch eval --input ../shared/data/cfpb/wallet_dev.csv\n  walletwatch eval --input data/labels/written_zh.ndjson --classifier auto --json\n\nReads the CFPB CSV form (its Issue mapped to a category by DESIGN.md's table;\nunmapped issues are left out and counted) or NDJSON with a `labels` array.\nPrints per-category precision, recall, F1 and support, macro- and micro-F1 with\n95% bootstrap intervals (--bootstrap), and a confusion table."
 )]
 pub struct Args {
     /// Labelled file: CFPB CSV or NDJSON with `labels`.
@@ -31,6 +31,10 @@ pub struct Args {
     /// Print the report as JSON instead of Markdown tables.
     #[arg(long)]
     pub json: bool,
+    /// Resamples for the 95% bootstrap intervals of macro-F1, micro-F1 and accuracy
+    /// (documents drawn with replacement, fixed seed); 0 leaves the intervals out.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub bootstrap: usize,
     /// Also print each misclassified document (id, gold, predicted, evidence).
     #[arg(long)]
     pub errors: bool,
@@ -54,7 +58,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     ));
     let docs: Vec<Doc<'_>> = set.docs.iter().map(LabelledDoc::doc).collect();
     let preds = classifier.classify_batch(&docs)?;
-    let report = evaluate(&set.docs, &preds, classifier.name());
+    let mut report = evaluate(&set.docs, &preds, classifier.name());
+    if args.bootstrap > 0 {
+        report.intervals = Some(bootstrap(&set.docs, &preds, args.bootstrap, 0.95));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
