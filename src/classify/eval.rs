@@ -220,16 +220,14 @@ fn percentiles(v: &mut [f64], level: f64) -> (f64, f64) {
     (at((1.0 - level) / 2.0), at((1.0 + level) / 2.0))
 }
 
-/// SplitMix64: a small, well-mixed generator, enough for drawing resamples.
+/// SplitMix64: a small, well-mixed generator, enough for drawing resamples (a Weyl
+/// sequence through MinHash's finaliser, [`crate::detect::minhash::mix`]).
 struct SplitMix64(u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        crate::detect::minhash::mix(self.0)
     }
 }
 

@@ -25,9 +25,10 @@ pub const MIN_SHINGLES: usize = 24;
 /// A MinHash signature.
 pub type Signature = [u32; SLOTS];
 
+/// splitmix64's finaliser: every bit of `z` moves every bit of the result (also the step
+/// of [`crate::classify::eval`]'s resampling generator).
 #[inline]
-fn mix(mut z: u64) -> u64 {
-    // splitmix64's finaliser.
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

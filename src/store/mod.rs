@@ -90,6 +90,7 @@ fn write_parquet_file_atomic(
     fs::rename(&tmp, path).map_err(io(path))
 }
 
+/// The temporary name a file is written under before it is renamed to `path`.
 pub fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
