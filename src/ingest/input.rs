@@ -86,15 +86,18 @@ impl RawCopy {
 }
 
 /// Copies `from` to `to` (created or truncated), writing with `O_DIRECT` where the file
-/// system takes it: read through one 8 MB buffer and written straight to the disk,
-/// instead of filling a second copy of a multi-GB file in the page cache for the kernel
-/// to flush later (perf: that copy and its flushing were 6-13% of the 1M-row ingest's
-/// CPU time, and varied with the page cache's state). Where `O_DIRECT` is refused
-/// (tmpfs, some network file systems) it is `std::fs::copy`.
+/// system takes it: straight to the disk, instead of filling a second copy of a multi-GB
+/// file in the page cache for the kernel to flush later (perf: that copy and its flushing
+/// were 6-13% of the 1M-row ingest's CPU time, and varied with the page cache's state).
+/// The source is mapped 8 MB at a time, not read: `write(2)` takes its pages from the page
+/// cache (where the parser's reads put them) with no copy through a buffer of ours (perf:
+/// that copy was 2.4% of the 200k-row ingest's samples; 1M rows, five alternating runs:
+/// 3.50 → 3.39 s, 6.65 → 6.46 CPU-s). Where `O_DIRECT` is refused (tmpfs, some network
+/// file systems) it is `std::fs::copy`.
 #[cfg(target_os = "linux")]
 pub fn copy_direct(from: &Path, to: &Path) -> std::io::Result<u64> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
     const ALIGN: usize = 4096;
     const CHUNK: usize = 8 << 20;
     let direct = std::fs::OpenOptions::new()
@@ -106,41 +109,48 @@ pub fn copy_direct(from: &Path, to: &Path) -> std::io::Result<u64> {
     let Ok(mut out) = direct else {
         return std::fs::copy(from, to);
     };
-    let mut src = File::open(from)?;
-    // O_DIRECT wants the buffer, the length and the file offset aligned to the block size.
-    let mut storage = vec![0u8; CHUNK + ALIGN];
-    let start = storage.as_ptr().align_offset(ALIGN);
-    let buf = &mut storage[start..start + CHUNK];
-    let mut total = 0u64;
-    loop {
-        let mut n = 0;
-        while n < CHUNK {
-            match src.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let whole = n / ALIGN * ALIGN;
-        if whole > 0 {
-            if let Err(e) = out.write_all(&buf[..whole]) {
-                if total == 0 && e.raw_os_error() == Some(libc::EINVAL) {
-                    drop(out);
-                    return std::fs::copy(from, to);
-                }
-                return Err(e);
-            }
-            total += whole as u64;
-        }
-        if n < CHUNK {
-            // The unaligned tail, through the page cache.
-            drop(out);
-            let mut tail = std::fs::OpenOptions::new().append(true).open(to)?;
-            tail.write_all(&buf[whole..n])?;
-            return Ok(total + (n - whole) as u64);
-        }
+    let src = File::open(from)?;
+    let len = usize::try_from(src.metadata()?.len()).map_err(std::io::Error::other)?;
+    if len == 0 {
+        return Ok(0);
     }
+    // O_DIRECT wants the buffer, the length and the file offset aligned to the block size.
+    // Each chunk is mapped on its own (page-aligned offsets) and unmapped once written,
+    // so the process keeps one chunk of the source resident, not the whole file.
+    let whole = len / ALIGN * ALIGN;
+    let mut at = 0;
+    while at < whole {
+        let n = CHUNK.min(whole - at);
+        // SAFETY: the mapped bytes are only handed to write(2), never read by this
+        // process, so a file that shrinks meanwhile makes the write fail (EFAULT) rather
+        // than fault here.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at as u64)
+                .len(n)
+                .populate()
+                .map(&src)?
+        };
+        if let Err(e) = out.write_all(&map) {
+            if at == 0 && e.raw_os_error() == Some(libc::EINVAL) {
+                drop(out);
+                return std::fs::copy(from, to);
+            }
+            return Err(e);
+        }
+        at += n;
+    }
+    drop(out);
+    if whole < len {
+        // The unaligned tail, read with pread and written through the page cache.
+        let mut tail = vec![0u8; len - whole];
+        src.read_exact_at(&mut tail, whole as u64)?;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(to)?
+            .write_all(&tail)?;
+    }
+    Ok(len as u64)
 }
 
 /// Copies `from` to `to`: `std::fs::copy` where there is no `O_DIRECT` (not Linux).
@@ -344,6 +354,7 @@ mod tests {
             (8 << 20) - 1,
             8 << 20,
             (8 << 20) + 12_345,
+            (16 << 20) + 4103,
         ] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let (from, to) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
