@@ -123,6 +123,35 @@ fn negations_are_respected() {
 }
 
 #[test]
+fn legal_and_bank_wording_is_not_read_as_a_leak_or_a_scam() {
+    // Sentences from real CFPB complaints on the dev split that looser phrases ("breach",
+    // "been exposed", "to a third party", "blocked me") had filed as data leaks or scams,
+    // beside complaints that are about exactly those.
+    let d = Dir::new();
+    let got = classify_lines(
+        &d,
+        &[
+            serde_json::json!({"id": "duty", "text": "They owed a fiduciary duty to me, and the question is whether that duty was breached when they promoted the transactions."}),
+            serde_json::json!({"id": "view", "text": "This sort of reductionist view has long been exposed as inadequate among key financial regulators."}),
+            serde_json::json!({"id": "platform", "text": "If the purpose of this withdrawal was to send funds to a third-party platform, include identifying details."}),
+            serde_json::json!({"id": "bank", "text": "The bank blocked me on three separate occasions from transferring money to my own account."}),
+            serde_json::json!({"id": "leak-en", "text": "The company said its systems were breached and my phone number and transaction history may have been exposed."}),
+            serde_json::json!({"id": "leak-zh", "text": "平台通知说系统被黑客入侵，我的手机号和交易记录可能被泄露了。"}),
+        ],
+    );
+    for id in ["duty", "view", "platform", "bank"] {
+        let cats = &got[id].0;
+        assert!(
+            !cats.contains(&"data_leak".to_string()) && !cats.contains(&"fraud".to_string()),
+            "{id}: {cats:?}"
+        );
+    }
+    for id in ["leak-en", "leak-zh"] {
+        assert_eq!(got[id].1, "data_leak", "{id}: {:?}", got[id]);
+    }
+}
+
+#[test]
 fn multi_label_complaints_get_every_label() {
     let d = Dir::new();
     let got = classify_lines(
@@ -381,7 +410,7 @@ fn the_written_labelled_files_are_twins_with_the_same_labels() {
     // data/labels/*_{zh,en}.ndjson: each complaint is written in both languages; line i of
     // one file is the twin of line i of the other, with the same labels, and every
     // category appears (the README's Chinese/English comparisons rest on this).
-    for set in ["written", "heldout", "more"] {
+    for set in ["written", "heldout", "more", "parity", "heldout2"] {
         let read = |lang: &str| -> Vec<serde_json::Value> {
             std::fs::read_to_string(repo(&format!("data/labels/{set}_{lang}.ndjson")))
                 .unwrap()
