@@ -156,7 +156,8 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     let name = lines[0]["classifier"].as_str().unwrap();
     assert!(
         name.contains("en: bert:multilingual-e5-small")
-            && name.contains("zh: bert:multilingual-e5-small"),
+            && name.contains("zh: bert:multilingual-e5-small")
+            && !name.contains("when the rules give no category"),
         "{name}"
     );
     for l in &lines[..2] {
@@ -165,6 +166,60 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     }
     assert!(
         ev(&lines[2]).contains("auto: rules decided"),
+        "{}",
+        ev(&lines[2])
+    );
+}
+
+#[test]
+fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
+    // models/bert/models.toml's [auto_fallback]: Chinese complaints the rules give no
+    // category go to multilingual-e5-small, which decides only where it is sure.
+    let d = Dir::new();
+    let input = d.write(
+        "in.ndjson",
+        concat!(
+            // No lexicon phrase (身份证 alone is weak evidence): e5 is sure it is a leak.
+            "{\"id\":\"sold\",\"text\":\"我的身份证照片和手机号被人拿去网上卖了。\"}\n",
+            // The rules decide where they find something; e5 is not asked.
+            "{\"id\":\"phish\",\"text\":\"点开钓鱼链接被骗了3000元。\"}\n",
+            // No phrase either; whatever e5 answers, the evidence says it was asked.
+            "{\"id\":\"gift\",\"text\":\"收到一个链接说领红包，点进去之后钱就没了。\"}\n",
+        ),
+    );
+    let lines: Vec<serde_json::Value> = d
+        .ok(&[
+            "classify",
+            "--classifier",
+            "auto",
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ev = |l: &serde_json::Value| l["evidence"].to_string();
+    let name = lines[0]["classifier"].as_str().unwrap();
+    assert!(
+        name.contains("zh when the rules give no category: bert:multilingual-e5-small"),
+        "{name}"
+    );
+    assert_eq!(lines[0]["primary_category"], "data_leak", "{}", lines[0]);
+    assert!(
+        ev(&lines[0]).contains("the rules gave no category (language zh); multilingual-e5-small")
+            && ev(&lines[0]).contains("\"by\":\"bert\""),
+        "{}",
+        ev(&lines[0])
+    );
+    assert_eq!(lines[1]["primary_category"], "fraud", "{}", lines[1]);
+    assert!(
+        !ev(&lines[1]).contains("multilingual-e5-small"),
+        "{}",
+        ev(&lines[1])
+    );
+    assert!(
+        ev(&lines[2]).contains("the rules gave no category (language zh)")
+            && ev(&lines[2]).contains("multilingual-e5-small"),
         "{}",
         ev(&lines[2])
     );
@@ -283,5 +338,50 @@ fn an_unknown_model_is_named_with_the_known_ones() {
             err.contains("minilm-l12.toml: no such model config; known models: e5, minilm"),
             "{err}"
         );
+    }
+}
+
+#[test]
+fn a_fallback_that_cannot_apply_is_refused_at_start() {
+    // A copy of models/ whose [auto_fallback] names a language that already has a model,
+    // then a model that is not trusted for the language.
+    let d = Dir::new();
+    let models = d.path().join("models");
+    let copy = std::process::Command::new("cp")
+        .args([
+            "-r",
+            repo("models").to_str().unwrap(),
+            models.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let input = d.write("in.ndjson", "{\"id\":\"1\",\"text\":\"钱没了\"}\n");
+    let toml = models.join("bert/models.toml");
+    let shipped = std::fs::read_to_string(&toml).unwrap();
+    for (fallback, want) in [
+        (
+            "en = \"e5\"",
+            "auto: language en has a model and a fallback",
+        ),
+        (
+            "zh = \"minilm\"",
+            "auto: all-MiniLM-L6-v2 is set for language zh, but its config trusts it for en only",
+        ),
+    ] {
+        std::fs::write(&toml, shipped.replace("zh = \"e5\"", fallback)).unwrap();
+        let err = d.fails(
+            &[
+                "classify",
+                "--classifier",
+                "auto",
+                "--models",
+                models.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ],
+            1,
+        );
+        assert!(err.contains(want), "{err}");
     }
 }

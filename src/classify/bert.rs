@@ -82,6 +82,10 @@ pub struct Models {
     pub default: String,
     /// Language (`en`, `zh`) → model name; `auto` uses the rules for other languages.
     pub auto: std::collections::BTreeMap<String, String>,
+    /// Language → model that `auto` asks when the rules, deciding that language, give a
+    /// complaint no category (they would answer `other`); loaded at its first such complaint.
+    #[serde(default)]
+    pub auto_fallback: std::collections::BTreeMap<String, String>,
 }
 
 impl Models {
@@ -121,31 +125,39 @@ fn truncate(s: &str) -> &str {
     &s[..s.floor_char_boundary(MAX_TEXT_BYTES)]
 }
 
+/// The folder of a model's weights (the config's environment variable, else its folder
+/// beside the config), checked to hold every file the model needs.
+fn weights_dir(config: &ModelConfig, base: &Path) -> anyhow::Result<PathBuf> {
+    let dir = std::env::var_os(&config.weights_env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| base.join(&config.weights_dir));
+    let vocab = config.tokenizer.vocab_file();
+    for f in [
+        "config.json",
+        vocab,
+        "model.safetensors",
+        "1_Pooling/config.json",
+        "modules.json",
+    ] {
+        if !dir.join(f).exists() {
+            anyhow::bail!(
+                "{}: no {f}: the {} weights are not installed; run `eval \"$(scripts/setup-model.sh)\"` (sets {}) or put them in {}",
+                dir.display(),
+                config.name,
+                config.weights_env,
+                base.join(&config.weights_dir).display()
+            );
+        }
+    }
+    Ok(dir)
+}
+
 impl Embedder {
     /// Loads the model named by a config file; weights from the config's environment
     /// variable or folder, never from the network.
     pub fn load(config: &ModelConfig, base: &Path) -> anyhow::Result<Embedder> {
-        let dir = std::env::var_os(&config.weights_env)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| base.join(&config.weights_dir));
+        let dir = weights_dir(config, base)?;
         let vocab = config.tokenizer.vocab_file();
-        for f in [
-            "config.json",
-            vocab,
-            "model.safetensors",
-            "1_Pooling/config.json",
-            "modules.json",
-        ] {
-            if !dir.join(f).exists() {
-                anyhow::bail!(
-                    "{}: no {f}: the {} weights are not installed; run `eval \"$(scripts/setup-model.sh)\"` (sets {}) or put them in {}",
-                    dir.display(),
-                    config.name,
-                    config.weights_env,
-                    base.join(&config.weights_dir).display()
-                );
-            }
-        }
         let local = |p: PathBuf| -> Box<dyn rust_bert::resources::ResourceProvider + Send> {
             Box::new(LocalResource::from(p))
         };
@@ -235,6 +247,54 @@ pub struct Bert {
     model: String,
 }
 
+/// The name (and version) of a model with its head, as stored with every result:
+/// `bert:<model>[+rules]+head@<trained at>`.
+fn bert_name(config: &ModelConfig, head: &Head) -> String {
+    let stacked = if head.rules_features.is_some() {
+        "+rules"
+    } else {
+        ""
+    };
+    format!(
+        "bert:{}{stacked}+head@{}",
+        config.name, head.provenance.trained_at
+    )
+}
+
+/// A model that `auto` loads only when a complaint first needs it (a fallback: e5 is 470 MB
+/// of weights that an English-only batch never uses). Its head and weights are checked
+/// when it is named, so a missing file is reported at start, not mid-run.
+struct LazyBert {
+    config: ModelConfig,
+    base: PathBuf,
+    models: PathBuf,
+    name: String,
+    loaded: std::sync::OnceLock<Result<Bert, String>>,
+}
+
+impl LazyBert {
+    fn new(config: ModelConfig, base: PathBuf, models: &Path) -> anyhow::Result<LazyBert> {
+        let head = Head::load(&base.join(&config.head))?;
+        weights_dir(&config, &base)?;
+        Ok(LazyBert {
+            name: bert_name(&config, &head),
+            config,
+            base,
+            models: models.to_path_buf(),
+            loaded: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn get(&self) -> anyhow::Result<&Bert> {
+        self.loaded
+            .get_or_init(|| {
+                Bert::load(&self.config, &self.base, &self.models).map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
 /// A head's input: the embedding, then the six rules scores when the head stacks them.
 pub fn head_input(mut embedding: Vec<f32>, rules: Option<&Classification>) -> Vec<f32> {
     if let Some(r) = rules {
@@ -268,11 +328,8 @@ impl Bert {
             }
         };
         let embedder = Embedder::load(config, base)?;
+        let name = bert_name(config, &head);
         let stacked = if rules.is_some() { "+rules" } else { "" };
-        let name = format!(
-            "bert:{}{stacked}+head@{}",
-            config.name, head.provenance.trained_at
-        );
         let model = format!("{}{stacked}", embedder.name);
         Ok(Bert {
             embedder,
@@ -314,12 +371,15 @@ impl Classifier for Bert {
 }
 
 /// `auto`: per language, the model `models/bert/models.toml` trusts for it, the rules for
-/// every other language; confident rules labels are added to the model's.
+/// every other language; confident rules labels are added to the model's. Where the rules
+/// decide and give no category, a language's fallback model (if one is set) decides instead.
 pub struct Auto {
     /// The models, each with its config's confidence bar for rules labels.
     models: Vec<(Bert, f32)>,
     /// Language → index into `models`.
     by_lang: Vec<(String, usize)>,
+    /// Language → the model asked when the rules give no category.
+    fallback: Vec<(String, LazyBert)>,
     rules: Rules,
     name: String,
 }
@@ -333,33 +393,142 @@ impl Auto {
         rules: Rules,
     ) -> anyhow::Result<Auto> {
         for (lang, i) in &routes {
-            let config = models[*i].1;
-            if !config.languages.iter().any(|l| l == lang) {
-                anyhow::bail!(
-                    "auto: {} is set for language {lang}, but its config trusts it for {} only",
-                    config.name,
-                    config.languages.join(", ")
-                );
-            }
+            trusts(models[*i].1, lang)?;
         }
-        let names: Vec<String> = routes
-            .iter()
-            .map(|(lang, i)| format!("{lang}: {}", models[*i].0.name()))
-            .collect();
-        let name = format!("auto({} | {})", names.join(", "), rules.name());
-        Ok(Auto {
+        let mut auto = Auto {
             models: models
                 .into_iter()
                 .map(|(b, c)| (b, c.auto_rules_confident))
                 .collect(),
             by_lang: routes,
+            fallback: Vec::new(),
             rules,
-            name,
-        })
+            name: String::new(),
+        };
+        auto.name = auto.compose_name();
+        Ok(auto)
+    }
+
+    /// `auto(en: <model> | <rules> | zh when the rules give no category: <model>)`: stored with
+    /// every result, so it names everything that could have decided.
+    fn compose_name(&self) -> String {
+        let models: Vec<String> = self
+            .by_lang
+            .iter()
+            .map(|(lang, i)| format!("{lang}: {}", self.models[*i].0.name()))
+            .collect();
+        let fallbacks: String = self
+            .fallback
+            .iter()
+            .map(|(lang, m)| format!(" | {lang} when the rules give no category: {}", m.name))
+            .collect();
+        format!(
+            "auto({} | {}{fallbacks})",
+            models.join(", "),
+            self.rules.name()
+        )
+    }
+
+    /// Sets the model asked for complaints in `lang` when the rules give no category in them.
+    fn with_fallback(mut self, lang: &str, model: LazyBert) -> anyhow::Result<Auto> {
+        trusts(&model.config, lang)?;
+        if self.model_for(lang).is_some() {
+            anyhow::bail!(
+                "auto: language {lang} has a model and a fallback; a fallback is for a language the rules decide"
+            );
+        }
+        self.fallback.push((lang.to_string(), model));
+        self.name = self.compose_name();
+        Ok(self)
     }
 
     fn model_for(&self, lang: &str) -> Option<usize> {
         self.by_lang.iter().find(|(l, _)| l == lang).map(|r| r.1)
+    }
+
+    /// The rules' answers where they decide; where they give no category and the language has
+    /// a fallback model, that model's answer, batched per model.
+    fn rules_decide(&self, docs: &[(Doc<'_>, &str)]) -> anyhow::Result<Vec<Classification>> {
+        let trusted: Vec<&str> = self.by_lang.iter().map(|(l, _)| l.as_str()).collect();
+        let mut out: Vec<Classification> = Vec::with_capacity(docs.len());
+        let mut asks: Vec<Vec<usize>> = vec![Vec::new(); self.fallback.len()];
+        for (i, (d, lang)) in docs.iter().enumerate() {
+            let mut c = self.rules.classify(*d);
+            let fallback = self.fallback.iter().position(|(l, _)| l == lang);
+            let why = format!(
+                "auto: rules decided (language {lang}; a model is trusted for {})",
+                trusted.join(", ")
+            );
+            if c.categories == [Category::Other] {
+                // No category (nothing matched, or only negated phrases).
+                if let Some(f) = fallback {
+                    asks[f].push(i);
+                }
+            }
+            if c.evidence.is_empty() {
+                // Nothing matched: say so, or the answer `other` would not say who gave it.
+                c.evidence.push(Evidence {
+                    category: c.primary_category,
+                    by: "rules",
+                    detail: vec![why],
+                });
+            } else {
+                for e in &mut c.evidence {
+                    e.detail.insert(0, why.clone());
+                }
+            }
+            c.classifier = self.name.clone();
+            out.push(c);
+        }
+        for (f, idx) in asks.iter().enumerate() {
+            if idx.is_empty() {
+                continue;
+            }
+            let (lang, model) = &self.fallback[f];
+            let bert = model.get()?;
+            let mine: Vec<Doc<'_>> = idx.iter().map(|&i| docs[i].0).collect();
+            for (&i, mut c) in idx.iter().zip(bert.classify_batch(&mine)?) {
+                // Only a label the model is sure of (at its head's threshold) replaces
+                // `other`: below it the stacked head, seeing no rules evidence, leans to
+                // whatever category such complaints mostly had in training.
+                let best = c.scores.iter().copied().fold(0.0f32, f32::max);
+                if best < bert.head.threshold {
+                    let why = format!(
+                        "auto: the rules gave no category (language {lang}) and {} was not sure either (best p={best:.3} < {}): left as other",
+                        bert.model, bert.head.threshold
+                    );
+                    out[i].evidence.push(Evidence {
+                        category: Category::Other,
+                        by: "bert",
+                        detail: vec![why],
+                    });
+                    continue;
+                }
+                let why = format!(
+                    "auto: the rules gave no category (language {lang}); {} decided",
+                    bert.model
+                );
+                for e in &mut c.evidence {
+                    e.detail.insert(0, why.clone());
+                }
+                c.classifier = self.name.clone();
+                out[i] = c;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Fails unless a model's config trusts it for `lang`.
+fn trusts(config: &ModelConfig, lang: &str) -> anyhow::Result<()> {
+    if config.languages.iter().any(|l| l == lang) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "auto: {} is set for language {lang}, but its config trusts it for {} only",
+            config.name,
+            config.languages.join(", ")
+        )
     }
 }
 
@@ -391,32 +560,21 @@ impl Classifier for Auto {
                 .collect();
             model_out.push(bert.classify_batch(&mine)?.into_iter());
         }
+        // The documents the rules decide, with the fallback where they give no category.
+        let ruled: Vec<(Doc<'_>, &str)> = docs
+            .iter()
+            .zip(&route)
+            .filter(|(_, r)| r.1.is_none())
+            .map(|(d, r)| (*d, r.0))
+            .collect();
+        let mut ruled_out = self.rules_decide(&ruled)?.into_iter();
         let mut out = Vec::with_capacity(docs.len());
-        for (d, (lang, m)) in docs.iter().zip(&route) {
-            let rules = self.rules.classify(*d);
+        for (d, (_, m)) in docs.iter().zip(&route) {
             let Some(m) = *m else {
-                let mut c = rules;
-                let trusted: Vec<&str> = self.by_lang.iter().map(|(l, _)| l.as_str()).collect();
-                let why = format!(
-                    "auto: rules decided (language {lang}; a model is trusted for {})",
-                    trusted.join(", ")
-                );
-                if c.evidence.is_empty() {
-                    // Nothing matched: say so, or the answer `other` would not say who gave it.
-                    c.evidence.push(Evidence {
-                        category: c.primary_category,
-                        by: "rules",
-                        detail: vec![why],
-                    });
-                } else {
-                    for e in &mut c.evidence {
-                        e.detail.insert(0, why.clone());
-                    }
-                }
-                c.classifier = self.name.clone();
-                out.push(c);
+                out.push(ruled_out.next().expect("one result per ruled document"));
                 continue;
             };
+            let rules = self.rules.classify(*d);
             let confident = self.models[m].1;
             let mut c = model_out[m]
                 .next()
@@ -479,19 +637,30 @@ pub fn model_config(models: &Path, name: Option<&str>) -> anyhow::Result<(ModelC
     ModelConfig::load(&path)
 }
 
-/// `auto`: every model `models/bert/models.toml` names per language (or only `model`,
-/// for the languages its config trusts it for), with the rules.
+/// Language → model name pairs.
+type LangModels = Vec<(String, String)>;
+
+/// `auto`: every model `models/bert/models.toml` names per language, with the rules and
+/// the fallbacks it names (or only `model`, for the languages its config trusts it for,
+/// and the rules for the rest, with no fallback).
 pub fn load_auto(models: &Path, model: Option<&str>) -> anyhow::Result<Auto> {
-    let by_lang: Vec<(String, String)> = match model {
+    let (by_lang, fallback): (LangModels, LangModels) = match model {
         Some(m) => {
             let (config, _) = model_config(models, Some(m))?;
-            config
+            let by_lang = config
                 .languages
                 .iter()
                 .map(|l| (l.clone(), m.to_string()))
-                .collect()
+                .collect();
+            (by_lang, Vec::new())
         }
-        None => Models::load(models)?.auto.into_iter().collect(),
+        None => {
+            let set = Models::load(models)?;
+            (
+                set.auto.into_iter().collect(),
+                set.auto_fallback.into_iter().collect(),
+            )
+        }
     };
     // Each model named once, loaded once; languages point at it by index.
     let mut names: Vec<&str> = by_lang.iter().map(|(_, m)| m.as_str()).collect();
@@ -515,5 +684,10 @@ pub fn load_auto(models: &Path, model: Option<&str>) -> anyhow::Result<Auto> {
         loaded.push((Bert::load(config, base, models)?, config));
     }
     let rules = Rules::load(&models.join("rules"))?;
-    Auto::new(loaded, routes, rules)
+    let mut auto = Auto::new(loaded, routes, rules)?;
+    for (lang, name) in fallback {
+        let (config, base) = model_config(models, Some(&name))?;
+        auto = auto.with_fallback(&lang, LazyBert::new(config, base, models)?)?;
+    }
+    Ok(auto)
 }

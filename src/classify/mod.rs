@@ -306,7 +306,8 @@ pub enum ClassifierKind {
     Rules,
     /// Sentence embeddings from a transformer plus the trained head (`bert` build only).
     Bert,
-    /// The model where it is trustworthy for the language, rules otherwise.
+    /// The model where it is trustworthy for the language, rules otherwise (and a
+    /// fallback model where the rules give no category and it is sure).
     Auto,
 }
 
