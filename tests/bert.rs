@@ -183,11 +183,12 @@ fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
         "in.ndjson",
         concat!(
             // No lexicon phrase (身份证 alone is weak evidence): e5 is sure it is a leak.
-            "{\"id\":\"sold\",\"text\":\"我的身份证照片和手机号被人拿去网上卖了。\"}\n",
+            // (Sentences the rules miss; when a lexicon pass covers one, pick another.)
+            "{\"id\":\"posted\",\"text\":\"我的身份证照片和手机号被人放到网上公开了。\"}\n",
             // The rules decide where they find something; e5 is not asked.
             "{\"id\":\"phish\",\"text\":\"点开钓鱼链接被骗了3000元。\"}\n",
             // No phrase either; whatever e5 answers, the evidence says it was asked.
-            "{\"id\":\"gift\",\"text\":\"收到一个链接说领红包，点进去之后钱就没了。\"}\n",
+            "{\"id\":\"phone\",\"text\":\"打开一个网页说可以免费领手机，填了卡号以后钱没了。\"}\n",
         ),
     );
     let lines = classify_auto(&d, &input, &[]);
