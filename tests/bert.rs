@@ -116,6 +116,9 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
             "{\"id\":\"en\",\"text\":\"A man pretending to be Cash App support called me and I was scammed into sending $900 to a fake safe account.\"}\n",
             "{\"id\":\"zh\",\"text\":\"有人冒充客服打电话，让我点钓鱼链接，把钱转到安全账户，被骗了9000元。\"}\n",
             "{\"id\":\"es\",\"text\":\"Alguien entró en mi cuenta de PayPal y cambió mi contraseña sin mi permiso, y ahora no puedo usar la cuenta.\"}\n",
+            // Only a weak phrase (home address): no rules category, so MiniLM's
+            // embedding-only head decides, not the stacked one.
+            "{\"id\":\"posted\",\"text\":\"Photos of my passport and my home address are now posted on a public website for anyone to see.\"}\n",
         ),
     );
     let run = |extra: &[&str]| classify_auto(&d, &input, extra);
@@ -123,7 +126,13 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
 
     // models/bert/models.toml: MiniLM for English, the rules for Chinese and the rest.
     let lines = run(&[]);
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
+    assert!(
+        ev(&lines[3]).contains("all-MiniLM-L6-v2 (embedding only: the rules gave no category)"),
+        "{}",
+        ev(&lines[3])
+    );
+    assert_eq!(lines[3]["primary_category"], "data_leak", "{}", lines[3]);
     assert!(
         lines[0]["classifier"]
             .as_str()
@@ -304,6 +313,21 @@ fn the_shipped_heads_stack_the_current_rules_scores_after_the_embedding() {
             "{model}: fraud p {} (rules 0.99) vs {} (rules 0)",
             with(0.99),
             with(0.0)
+        );
+        // Its embedding-only twin, for complaints the rules give no category, comes from
+        // the same `train` run and reads the embedding alone.
+        let plain_file = config
+            .plain_head
+            .as_ref()
+            .expect("a plain_head in the config");
+        let plain = walletwatch::classify::head::Head::load(&base.join(plain_file))
+            .expect("the shipped embedding-only head loads");
+        assert_eq!(plain.embedding, config.name, "{model}");
+        assert_eq!(plain.rules_features, None, "{model}");
+        assert_eq!(plain.dim, 384, "{model}");
+        assert_eq!(
+            plain.provenance.trained_at, head.provenance.trained_at,
+            "{model}: both heads from one `train` run"
         );
     }
 }

@@ -37,6 +37,11 @@ pub struct ModelConfig {
     pub auto_rules_confident: f32,
     /// The head file, relative to the config file.
     pub head: String,
+    /// A second head, over the embedding alone, used where the rules give a complaint no
+    /// category (the stacked head, whose rules inputs are then all but zero, leans to what
+    /// such complaints mostly were in training); `train` fits both. Relative to the config.
+    #[serde(default)]
+    pub plain_head: Option<String>,
     /// The tokenizer: `wordpiece` (BERT's `vocab.txt`, the default) or `xlm-roberta`
     /// (a SentencePiece `sentencepiece.bpe.model`).
     #[serde(default)]
@@ -240,6 +245,8 @@ fn doc_text(d: &Doc<'_>) -> String {
 pub struct Bert {
     embedder: Embedder,
     head: Head,
+    /// The embedding-only head for complaints the rules give no category (`plain_head`).
+    plain: Option<Head>,
     name: String,
     /// The rules whose scores the head takes after the embedding, if it does.
     rules: Option<Rules>,
@@ -248,15 +255,21 @@ pub struct Bert {
 }
 
 /// The name (and version) of a model with its head, as stored with every result:
-/// `bert:<model>[+rules]+head@<trained at>`.
+/// `bert:<model>[+rules]+head[+plain]@<trained at>` (`+plain`: with the embedding-only
+/// head for complaints the rules give no category; `train` writes both heads together).
 fn bert_name(config: &ModelConfig, head: &Head) -> String {
     let stacked = if head.rules_features.is_some() {
         "+rules"
     } else {
         ""
     };
+    let plain = if head.rules_features.is_some() && config.plain_head.is_some() {
+        "+plain"
+    } else {
+        ""
+    };
     format!(
-        "bert:{}{stacked}+head@{}",
+        "bert:{}{stacked}+head{plain}@{}",
         config.name, head.provenance.trained_at
     )
 }
@@ -275,6 +288,9 @@ struct LazyBert {
 impl LazyBert {
     fn new(config: ModelConfig, base: PathBuf, models: &Path) -> anyhow::Result<LazyBert> {
         let head = Head::load(&base.join(&config.head))?;
+        if let Some(plain) = &config.plain_head {
+            Head::load(&base.join(plain))?;
+        }
         weights_dir(&config, &base)?;
         Ok(LazyBert {
             name: bert_name(&config, &head),
@@ -327,6 +343,20 @@ impl Bert {
                 Some(rules)
             }
         };
+        let plain = match &config.plain_head {
+            None => None,
+            Some(file) => {
+                let plain = Head::load(&base.join(file))?;
+                if plain.embedding != config.name || plain.rules_features.is_some() {
+                    anyhow::bail!(
+                        "{}: not an embedding-only head of {}; run `walletwatch train` again",
+                        base.join(file).display(),
+                        config.name
+                    );
+                }
+                Some(plain)
+            }
+        };
         let embedder = Embedder::load(config, base)?;
         let name = bert_name(config, &head);
         let stacked = if rules.is_some() { "+rules" } else { "" };
@@ -334,6 +364,7 @@ impl Bert {
         Ok(Bert {
             embedder,
             head,
+            plain,
             name,
             rules,
             model,
@@ -363,6 +394,19 @@ impl Classifier for Bert {
             .zip(docs)
             .map(|(e, d)| {
                 let rules = self.rules.as_ref().map(|r| r.classify(*d));
+                if let (Some(plain), Some(r)) = (&self.plain, &rules)
+                    && r.categories == [Category::Other]
+                {
+                    // The rules gave no category: the embedding-only head decides.
+                    return plain.classification(
+                        plain.predict(&e),
+                        &format!(
+                            "{} (embedding only: the rules gave no category)",
+                            self.embedder.name
+                        ),
+                        self.name.clone(),
+                    );
+                }
                 let x = head_input(e, rules.as_ref());
                 self.to_classification(self.head.predict(&x))
             })

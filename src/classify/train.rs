@@ -102,11 +102,24 @@ pub fn train(
     } else {
         None
     };
+    // With a stacked head and a `plain_head` in the config, a second head over the
+    // embedding alone serves the complaints the rules give no category: `silent` marks
+    // them, and the cross-validated scores are those of the pair as it will run.
+    let plain_wanted = rules.is_some() && config.plain_head.is_some();
+    let mut plain_x: Vec<Vec<f32>> = Vec::new();
+    let mut silent: Vec<bool> = Vec::new();
     let x: Vec<Vec<f32>> = embeddings
         .into_iter()
         .zip(&docs)
         .map(|(e, (_, d))| {
             let r = rules.as_ref().map(|r| r.classify(d.doc()));
+            if plain_wanted {
+                plain_x.push(e.clone());
+                silent.push(
+                    r.as_ref()
+                        .is_some_and(|r| r.categories == [Category::Other]),
+                );
+            }
             head_input(e, r.as_ref())
         })
         .collect();
@@ -118,22 +131,18 @@ pub fn train(
         .iter()
         .map(|(_, d)| (xxhash_rust::xxh3::xxh3_64(d.id.as_bytes()) % folds as u64) as usize)
         .collect();
-    let mut cv_pred: Vec<Option<Classification>> = vec![None; docs.len()];
-    for f in 0..folds {
-        let train_idx: Vec<usize> = (0..docs.len()).filter(|&i| fold_of[i] != f).collect();
-        let tx: Vec<Vec<f32>> = train_idx.iter().map(|&i| x[i].clone()).collect();
-        let ty: Vec<Vec<Category>> = train_idx.iter().map(|&i| y[i].clone()).collect();
-        let head = Head::new(
-            &config.name,
-            x[0].len(),
-            fit(&tx, &ty, opts),
-            threshold,
-            Provenance::default(),
-        );
-        for i in (0..docs.len()).filter(|&i| fold_of[i] == f) {
-            cv_pred[i] = Some(head.classification(head.predict(&x[i]), &config.name, "cv".into()));
-        }
-    }
+    let cv_pred = cross_validate(&x, &y, &fold_of, folds, opts, threshold, &config.name);
+    // The pair: the plain head's answer where the rules are silent.
+    let cv_pair: Option<Vec<Classification>> = plain_wanted.then(|| {
+        let plain = cross_validate(&plain_x, &y, &fold_of, folds, opts, threshold, &config.name);
+        cv_pred
+            .iter()
+            .zip(plain)
+            .zip(&silent)
+            .map(|((stacked, plain), &s)| if s { plain } else { stacked.clone() })
+            .collect()
+    });
+    let shipped = cv_pair.as_ref().unwrap_or(&cv_pred);
     let mut dev_scores = serde_json::Map::new();
     let mut summary = String::new();
     for (fi, (name, _)) in data.iter().enumerate() {
@@ -142,15 +151,24 @@ pub fn train(
             continue;
         }
         let gold: Vec<LabelledDoc> = idx.iter().map(|&i| docs[i].1.clone()).collect();
-        let preds: Vec<Classification> = idx
-            .iter()
-            .map(|&i| cv_pred[i].clone().expect("every document is in one fold"))
-            .collect();
-        let r = evaluate(&gold, &preds, "cv");
+        let score = |preds: &[Classification]| {
+            let p: Vec<Classification> = idx.iter().map(|&i| preds[i].clone()).collect();
+            evaluate(&gold, &p, "cv")
+        };
+        let r = score(shipped);
         summary.push_str(&format!(
-            "{name}: {folds}-fold cross-validated macro-F1 {:.3}, micro-F1 {:.3}, primary accuracy {:.3} ({}, {} documents)\n",
+            "{name}: {folds}-fold cross-validated macro-F1 {:.3}, micro-F1 {:.3}, primary accuracy {:.3} ({}, {} documents)",
             r.macro_f1, r.micro_f1, r.primary_accuracy, r.mode, r.documents
         ));
+        if cv_pair.is_some() {
+            let alone = score(&cv_pred);
+            let n = idx.iter().filter(|&&i| silent[i]).count();
+            summary.push_str(&format!(
+                "; the stacked head alone {:.3} (the embedding-only head answers the {n} the rules give no category)",
+                alone.macro_f1
+            ));
+        }
+        summary.push('\n');
         dev_scores.insert(
             name.clone(),
             serde_json::json!({"folds": folds, "macro_f1": r.macro_f1, "micro_f1": r.micro_f1,
@@ -181,5 +199,52 @@ pub fn train(
     let json = serde_json::to_vec_pretty(&head)?;
     crate::store::write_atomic(&path, &json)?;
     summary.push_str(&format!("head written to {}", path.display()));
+    if let (true, Some(file)) = (plain_wanted, &config.plain_head) {
+        let mut plain = Head::new(
+            &config.name,
+            plain_x[0].len(),
+            fit(&plain_x, &y, opts),
+            threshold,
+            head.provenance.clone(),
+        );
+        plain.rules_features = None;
+        let path = base.join(file);
+        crate::store::write_atomic(&path, &serde_json::to_vec_pretty(&plain)?)?;
+        summary.push_str(&format!(
+            "\nembedding-only head (for complaints the rules give no category) written to {}",
+            path.display()
+        ));
+    }
     Ok(summary)
+}
+
+/// k-fold cross-validated predictions, folds by a hash of the id (stable across runs).
+fn cross_validate(
+    x: &[Vec<f32>],
+    y: &[Vec<Category>],
+    fold_of: &[usize],
+    folds: usize,
+    opts: TrainOptions,
+    threshold: f32,
+    model: &str,
+) -> Vec<Classification> {
+    let mut pred: Vec<Option<Classification>> = vec![None; x.len()];
+    for f in 0..folds {
+        let train_idx: Vec<usize> = (0..x.len()).filter(|&i| fold_of[i] != f).collect();
+        let tx: Vec<Vec<f32>> = train_idx.iter().map(|&i| x[i].clone()).collect();
+        let ty: Vec<Vec<Category>> = train_idx.iter().map(|&i| y[i].clone()).collect();
+        let head = Head::new(
+            model,
+            x[0].len(),
+            fit(&tx, &ty, opts),
+            threshold,
+            Provenance::default(),
+        );
+        for i in (0..x.len()).filter(|&i| fold_of[i] == f) {
+            pred[i] = Some(head.classification(head.predict(&x[i]), model, "cv".into()));
+        }
+    }
+    pred.into_iter()
+        .map(|p| p.expect("every document is in one fold"))
+        .collect()
 }
