@@ -410,7 +410,9 @@ fn the_written_labelled_files_are_twins_with_the_same_labels() {
     // data/labels/*_{zh,en}.ndjson: each complaint is written in both languages; line i of
     // one file is the twin of line i of the other, with the same labels, and every
     // category appears (the README's Chinese/English comparisons rest on this).
-    for set in ["written", "heldout", "more", "parity", "heldout2", "gaps", "parity2", "heldout3"] {
+    for set in [
+        "written", "heldout", "more", "parity", "heldout2", "gaps", "parity2", "heldout3",
+    ] {
         let read = |lang: &str| -> Vec<serde_json::Value> {
             std::fs::read_to_string(repo(&format!("data/labels/{set}_{lang}.ndjson")))
                 .unwrap()

@@ -274,6 +274,35 @@ fn bert_name(config: &ModelConfig, head: &Head) -> String {
     )
 }
 
+/// A model's heads, checked against its config: the head (`head`) and, when the config
+/// names one, the embedding-only head (`plain_head`).
+fn load_heads(config: &ModelConfig, base: &Path) -> anyhow::Result<(Head, Option<Head>)> {
+    let head = Head::load(&base.join(&config.head))?;
+    if head.embedding != config.name {
+        anyhow::bail!(
+            "{}: trained on {} embeddings, but the model is {}; run `walletwatch train` again",
+            base.join(&config.head).display(),
+            head.embedding,
+            config.name
+        );
+    }
+    let plain = match &config.plain_head {
+        None => None,
+        Some(file) => {
+            let plain = Head::load(&base.join(file))?;
+            if plain.embedding != config.name || plain.rules_features.is_some() {
+                anyhow::bail!(
+                    "{}: not an embedding-only head of {}; run `walletwatch train` again",
+                    base.join(file).display(),
+                    config.name
+                );
+            }
+            Some(plain)
+        }
+    };
+    Ok((head, plain))
+}
+
 /// A model that `auto` loads only when a complaint first needs it (a fallback: e5 is 470 MB
 /// of weights that an English-only batch never uses). Its head and weights are checked
 /// when it is named, so a missing file is reported at start, not mid-run.
@@ -287,10 +316,7 @@ struct LazyBert {
 
 impl LazyBert {
     fn new(config: ModelConfig, base: PathBuf, models: &Path) -> anyhow::Result<LazyBert> {
-        let head = Head::load(&base.join(&config.head))?;
-        if let Some(plain) = &config.plain_head {
-            Head::load(&base.join(plain))?;
-        }
+        let (head, _) = load_heads(&config, &base)?;
         weights_dir(&config, &base)?;
         Ok(LazyBert {
             name: bert_name(&config, &head),
@@ -323,15 +349,7 @@ impl Bert {
     /// Loads the model and its head; `models` is the models folder (for a stacked head's
     /// rules, `models/rules`).
     pub fn load(config: &ModelConfig, base: &Path, models: &Path) -> anyhow::Result<Bert> {
-        let head = Head::load(&base.join(&config.head))?;
-        if head.embedding != config.name {
-            anyhow::bail!(
-                "{}: trained on {} embeddings, but the model is {}; run `walletwatch train` again",
-                base.join(&config.head).display(),
-                head.embedding,
-                config.name
-            );
-        }
+        let (head, plain) = load_heads(config, base)?;
         let rules = match &head.rules_features {
             None => None,
             Some(trained_with) => {
@@ -341,20 +359,6 @@ impl Bert {
                         "the head was trained with other rules; run `walletwatch train` again for the best scores");
                 }
                 Some(rules)
-            }
-        };
-        let plain = match &config.plain_head {
-            None => None,
-            Some(file) => {
-                let plain = Head::load(&base.join(file))?;
-                if plain.embedding != config.name || plain.rules_features.is_some() {
-                    anyhow::bail!(
-                        "{}: not an embedding-only head of {}; run `walletwatch train` again",
-                        base.join(file).display(),
-                        config.name
-                    );
-                }
-                Some(plain)
             }
         };
         let embedder = Embedder::load(config, base)?;
@@ -369,6 +373,12 @@ impl Bert {
             rules,
             model,
         })
+    }
+
+    /// The head that answers complaints the rules give no category: the embedding-only
+    /// one when there is one, else the stacked head.
+    fn silent_head(&self) -> &Head {
+        self.plain.as_ref().unwrap_or(&self.head)
     }
 
     fn to_classification(&self, p: [f32; 6]) -> Classification {
@@ -532,14 +542,15 @@ impl Auto {
             let bert = model.get()?;
             let mine: Vec<Doc<'_>> = idx.iter().map(|&i| docs[i].0).collect();
             for (&i, mut c) in idx.iter().zip(bert.classify_batch(&mine)?) {
-                // Only a label the model is sure of (at its head's threshold) replaces
-                // `other`: below it the stacked head, seeing no rules evidence, leans to
-                // whatever category such complaints mostly had in training.
+                // Only a label the model is sure of (at the threshold of the head that
+                // answers these complaints) replaces `other`; a guess below it would read
+                // as an answer where neither the rules nor the model has one.
+                let bar = bert.silent_head().threshold;
                 let best = c.scores.iter().copied().fold(0.0f32, f32::max);
-                if best < bert.head.threshold {
+                if best < bar {
                     let why = format!(
-                        "auto: the rules gave no category (language {lang}) and {} was not sure either (best p={best:.3} < {}): left as other",
-                        bert.model, bert.head.threshold
+                        "auto: the rules gave no category (language {lang}) and {} was not sure either (best p={best:.3} < {bar}): left as other",
+                        bert.model
                     );
                     out[i].evidence.push(Evidence {
                         category: Category::Other,

@@ -106,22 +106,22 @@ pub fn train(
     // embedding alone serves the complaints the rules give no category: `silent` marks
     // them, and the cross-validated scores are those of the pair as it will run.
     let plain_wanted = rules.is_some() && config.plain_head.is_some();
-    let mut plain_x: Vec<Vec<f32>> = Vec::new();
-    let mut silent: Vec<bool> = Vec::new();
+    let scores: Vec<Option<Classification>> = docs
+        .iter()
+        .map(|(_, d)| rules.as_ref().map(|r| r.classify(d.doc())))
+        .collect();
+    let silent: Vec<bool> = scores
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .is_some_and(|r| r.categories == [Category::Other])
+        })
+        .collect();
+    let plain_x: Option<Vec<Vec<f32>>> = plain_wanted.then(|| embeddings.clone());
     let x: Vec<Vec<f32>> = embeddings
         .into_iter()
-        .zip(&docs)
-        .map(|(e, (_, d))| {
-            let r = rules.as_ref().map(|r| r.classify(d.doc()));
-            if plain_wanted {
-                plain_x.push(e.clone());
-                silent.push(
-                    r.as_ref()
-                        .is_some_and(|r| r.categories == [Category::Other]),
-                );
-            }
-            head_input(e, r.as_ref())
-        })
+        .zip(&scores)
+        .map(|(e, r)| head_input(e, r.as_ref()))
         .collect();
     let y: Vec<Vec<Category>> = docs.iter().map(|(_, d)| d.labels.clone()).collect();
     let threshold = 0.5;
@@ -133,8 +133,8 @@ pub fn train(
         .collect();
     let cv_pred = cross_validate(&x, &y, &fold_of, folds, opts, threshold, &config.name);
     // The pair: the plain head's answer where the rules are silent.
-    let cv_pair: Option<Vec<Classification>> = plain_wanted.then(|| {
-        let plain = cross_validate(&plain_x, &y, &fold_of, folds, opts, threshold, &config.name);
+    let cv_pair: Option<Vec<Classification>> = plain_x.as_ref().map(|plain_x| {
+        let plain = cross_validate(plain_x, &y, &fold_of, folds, opts, threshold, &config.name);
         cv_pred
             .iter()
             .zip(plain)
@@ -199,15 +199,15 @@ pub fn train(
     let json = serde_json::to_vec_pretty(&head)?;
     crate::store::write_atomic(&path, &json)?;
     summary.push_str(&format!("head written to {}", path.display()));
-    if let (true, Some(file)) = (plain_wanted, &config.plain_head) {
-        let mut plain = Head::new(
+    if let (Some(plain_x), Some(file)) = (&plain_x, &config.plain_head) {
+        // Head::new leaves `rules_features` unset: this head reads the embedding alone.
+        let plain = Head::new(
             &config.name,
             plain_x[0].len(),
-            fit(&plain_x, &y, opts),
+            fit(plain_x, &y, opts),
             threshold,
             head.provenance.clone(),
         );
-        plain.rules_features = None;
         let path = base.join(file);
         crate::store::write_atomic(&path, &serde_json::to_vec_pretty(&plain)?)?;
         summary.push_str(&format!(
