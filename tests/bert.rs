@@ -209,8 +209,9 @@ fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
     );
     assert_eq!(lines[0]["primary_category"], "data_leak", "{}", lines[0]);
     assert!(
-        ev(&lines[0]).contains("the rules gave no category (language zh); multilingual-e5-small")
-            && ev(&lines[0]).contains("\"by\":\"bert\""),
+        ev(&lines[0]).contains(
+            "the rules gave no category (language zh); multilingual-e5-small (embedding only) decided"
+        ) && ev(&lines[0]).contains("\"by\":\"bert\""),
         "{}",
         ev(&lines[0])
     );

@@ -381,6 +381,15 @@ impl Bert {
         self.plain.as_ref().unwrap_or(&self.head)
     }
 
+    /// What answers complaints the rules give no category, as the evidence names it:
+    /// `<model> (embedding only)` with an embedding-only head, else the stacked model.
+    fn silent_decider(&self) -> String {
+        match self.plain {
+            Some(_) => format!("{} (embedding only)", self.embedder.name),
+            None => self.model.clone(),
+        }
+    }
+
     fn to_classification(&self, p: [f32; 6]) -> Classification {
         self.head.classification(p, &self.model, self.name.clone())
     }
@@ -547,10 +556,10 @@ impl Auto {
                 // as an answer where neither the rules nor the model has one.
                 let bar = bert.silent_head().threshold;
                 let best = c.scores.iter().copied().fold(0.0f32, f32::max);
+                let decider = bert.silent_decider();
                 if best < bar {
                     let why = format!(
-                        "auto: the rules gave no category (language {lang}) and {} was not sure either (best p={best:.3} < {bar}): left as other",
-                        bert.model
+                        "auto: the rules gave no category (language {lang}) and {decider} was not sure either (best p={best:.3} < {bar}): left as other"
                     );
                     out[i].evidence.push(Evidence {
                         category: Category::Other,
@@ -560,8 +569,7 @@ impl Auto {
                     continue;
                 }
                 let why = format!(
-                    "auto: the rules gave no category (language {lang}); {} decided",
-                    bert.model
+                    "auto: the rules gave no category (language {lang}); {decider} decided"
                 );
                 for e in &mut c.evidence {
                     e.detail.insert(0, why.clone());
