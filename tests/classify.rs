@@ -459,13 +459,14 @@ fn the_written_labelled_files_are_twins_with_the_same_labels() {
 #[test]
 fn real_chinese_complaints_join_their_labels_and_are_scored() {
     // data/labels/heimao_2020_labels.ndjson labels the 99 real 黑猫投诉 posts of ../shared by
-    // line and title; scripts/heimao_labelled.py joins them into eval's NDJSON and refuses a
+    // line and title; scripts/labelled.py joins them into eval's NDJSON and refuses a
     // label whose title is not its line's.
     let d = Dir::new();
     let out = d.path().join("heimao.ndjson");
     let join = |script: &std::path::Path| {
         std::process::Command::new("python3")
             .arg(script)
+            .arg("heimao")
             .arg(&out)
             .arg(shared("").parent().unwrap())
             .output()
@@ -475,8 +476,8 @@ fn real_chinese_complaints_join_their_labels_and_are_scored() {
     std::fs::create_dir_all(d.path().join("copy/scripts")).unwrap();
     std::fs::create_dir_all(d.path().join("copy/data/labels")).unwrap();
     std::fs::copy(
-        repo("scripts/heimao_labelled.py"),
-        d.path().join("copy/scripts/heimao_labelled.py"),
+        repo("scripts/labelled.py"),
+        d.path().join("copy/scripts/labelled.py"),
     )
     .unwrap();
     let labels = std::fs::read_to_string(repo("data/labels/heimao_2020_labels.ndjson")).unwrap();
@@ -487,13 +488,13 @@ fn real_chinese_complaints_join_their_labels_and_are_scored() {
         lines.join("\n"),
     )
     .unwrap();
-    let o = join(&d.path().join("copy/scripts/heimao_labelled.py"));
+    let o = join(&d.path().join("copy/scripts/labelled.py"));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         !o.status.success() && err.contains("heimao_2020_labels.ndjson:5: title '改过的"),
         "{err}"
     );
-    let o = join(&repo("scripts/heimao_labelled.py"));
+    let o = join(&repo("scripts/labelled.py"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let json = d.ok(&[
         "eval",

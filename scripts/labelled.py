@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Joins a labels file of data/labels/ (our labels, keyed by position) with the real
+complaints it labels in ../shared/data into the NDJSON `walletwatch eval --input` and
+`walletwatch train --input` read (id, title, text, labels). Only the labels live in
+this repository; the complaints stay in ../shared.
+
+Usage: scripts/labelled.py SET OUT.ndjson [SHARED_DIR]
+  SET  heimao           data/labels/heimao_2020_labels.ndjson: the 99 黑猫投诉 posts of
+                        heimao/heimao_2020_99.ndjson, by line (`line`, checked by `title`)
+       cfpb-narratives  data/labels/cfpb_narratives_labels.ndjson: the 284 money-transfer
+                        narratives of cfpb/narratives_by_product_10k.csv, by data row
+                        (`row`, checked by the text's first 60 characters, `start`)
+"""
+import csv
+import json
+import os
+import sys
+
+
+def heimao(shared):
+    """(key, check, title, text) for each post, keyed by its 1-based line."""
+    path = os.path.join(shared, "data", "heimao", "heimao_2020_99.ndjson")
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                post = json.loads(line)
+                title = post["投诉标题"].strip()
+                yield n, title, title, post["投诉详情"]
+
+
+def cfpb_narratives(shared):
+    """(key, check, title, text) for each narrative, keyed by its 1-based data row."""
+    path = os.path.join(shared, "data", "cfpb", "narratives_by_product_10k.csv")
+    with open(path, encoding="utf-8", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f), 1):
+            text = row["Consumer complaint narrative"]
+            yield n, " ".join(text.split())[:60], None, text
+
+
+SETS = {
+    "heimao": ("heimao_2020_labels.ndjson", "line", "title", heimao),
+    "cfpb-narratives": ("cfpb_narratives_labels.ndjson", "row", "start", cfpb_narratives),
+}
+
+
+def main():
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in SETS:
+        sys.exit(__doc__)
+    name, out = sys.argv[1], sys.argv[2]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    shared = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "..", "shared")
+    labels_file, key, check, read = SETS[name]
+    source = {k: (c, t, x) for k, c, t, x in read(shared)}
+    labels_path = os.path.join(root, "data", "labels", labels_file)
+    n = 0
+    with open(labels_path, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as w:
+        for lineno, line in enumerate(f, 1):
+            lab = json.loads(line)
+            if lab[key] not in source:
+                sys.exit(f"{labels_path}:{lineno}: {key} {lab[key]} is not in the {name} source ({len(source)} complaints)")
+            want, title, text = source[lab[key]]
+            if lab[check] != want:
+                sys.exit(f"{labels_path}:{lineno}: {check} {lab[check]!r} is not {key} {lab[key]}'s ({want!r})")
+            doc = {"id": f"{name}-{lab[key]}", "text": text, "labels": lab["labels"]}
+            if title is not None:
+                doc["title"] = title
+            w.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            n += 1
+    print(f"{out}: {n} labelled complaints ({name})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
