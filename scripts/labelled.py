@@ -10,6 +10,10 @@ Usage: scripts/labelled.py SET OUT.ndjson [SHARED_DIR]
        cfpb-narratives  data/labels/cfpb_narratives_labels.ndjson: the 284 money-transfer
                         narratives of cfpb/narratives_by_product_10k.csv, by data row
                         (`row`, checked by the text's first 60 characters, `start`)
+       cfpb-dev-other   data/labels/cfpb_dev_other_labels.ndjson: the 251 complaints of
+                        cfpb/wallet_dev.csv whose Issue is "Other transaction problem",
+                        by `complaint_id` (checked by `start`); `--distinct` keeps only
+                        the 65 that are not one of the two form letters (`template`)
 """
 import csv
 import json
@@ -37,18 +41,32 @@ def cfpb_narratives(shared):
             yield n, " ".join(text.split())[:60], None, text
 
 
+def cfpb_dev_other(shared):
+    """(key, check, title, text) for each dev-split complaint whose Issue is "Other
+    transaction problem" (DESIGN.md maps it to no category), keyed by Complaint ID."""
+    path = os.path.join(shared, "data", "cfpb", "wallet_dev.csv")
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["Issue"] == "Other transaction problem":
+                text = row["Consumer complaint narrative"]
+                yield row["Complaint ID"], " ".join(text.split())[:60], None, text
+
+
 SETS = {
     "heimao": ("heimao_2020_labels.ndjson", "line", "title", heimao),
     "cfpb-narratives": ("cfpb_narratives_labels.ndjson", "row", "start", cfpb_narratives),
+    "cfpb-dev-other": ("cfpb_dev_other_labels.ndjson", "complaint_id", "start", cfpb_dev_other),
 }
 
 
 def main():
-    if len(sys.argv) not in (3, 4) or sys.argv[1] not in SETS:
+    args = [a for a in sys.argv[1:] if a != "--distinct"]
+    distinct = len(args) < len(sys.argv) - 1
+    if len(args) not in (2, 3) or args[0] not in SETS:
         sys.exit(__doc__)
-    name, out = sys.argv[1], sys.argv[2]
+    name, out = args[0], args[1]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    shared = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "..", "shared")
+    shared = args[2] if len(args) > 2 else os.path.join(root, "..", "shared")
     labels_file, key, check, read = SETS[name]
     source = {k: (c, t, x) for k, c, t, x in read(shared)}
     labels_path = os.path.join(root, "data", "labels", labels_file)
@@ -59,6 +77,8 @@ def main():
             if lab[key] not in source:
                 sys.exit(f"{labels_path}:{lineno}: {key} {lab[key]} is not in the {name} source ({len(source)} complaints)")
             want, title, text = source[lab[key]]
+            if distinct and lab.get("template"):
+                continue
             if lab[check] != want:
                 sys.exit(f"{labels_path}:{lineno}: {check} {lab[check]!r} is not {key} {lab[key]}'s ({want!r})")
             doc = {"id": f"{name}-{lab[key]}", "text": text, "labels": lab["labels"]}
