@@ -116,7 +116,7 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
             "{\"id\":\"en\",\"text\":\"A man pretending to be Cash App support called me and I was scammed into sending $900 to a fake safe account.\"}\n",
             "{\"id\":\"zh\",\"text\":\"有人冒充客服打电话，让我点钓鱼链接，把钱转到安全账户，被骗了9000元。\"}\n",
             "{\"id\":\"es\",\"text\":\"Alguien entró en mi cuenta de PayPal y cambió mi contraseña sin mi permiso, y ahora no puedo usar la cuenta.\"}\n",
-            // Only a weak phrase (home address): no rules category, so MiniLM's
+            // Only a weak phrase (home address): no rules category, so e5's
             // embedding-only head decides, not the stacked one.
             "{\"id\":\"posted\",\"text\":\"Photos of my passport and my home address are now posted on a public website for anyone to see.\"}\n",
         ),
@@ -124,22 +124,22 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     let run = |extra: &[&str]| classify_auto(&d, &input, extra);
     let ev = |l: &serde_json::Value| l["evidence"].to_string();
 
-    // models/bert/models.toml: MiniLM for English, the rules for Chinese and the rest.
+    // models/bert/models.toml: e5 for English, the rules for Chinese (e5 where they give
+    // no category: the model auto already has, not a second copy) and the rules for the rest.
     let lines = run(&[]);
     assert_eq!(lines.len(), 4);
     assert!(
-        ev(&lines[3]).contains("all-MiniLM-L6-v2 (embedding only: the rules gave no category)"),
+        ev(&lines[3])
+            .contains("multilingual-e5-small (embedding only: the rules gave no category)"),
         "{}",
         ev(&lines[3])
     );
     assert_eq!(lines[3]["primary_category"], "data_leak", "{}", lines[3]);
+    let name = lines[0]["classifier"].as_str().unwrap();
     assert!(
-        lines[0]["classifier"]
-            .as_str()
-            .unwrap()
-            .starts_with("auto(en: bert:all-MiniLM-L6-v2"),
-        "{}",
-        lines[0]
+        name.starts_with("auto(en: bert:multilingual-e5-small")
+            && name.contains("zh when the rules give no category: bert:multilingual-e5-small"),
+        "{name}"
     );
     for l in &lines[..2] {
         assert_eq!(l["primary_category"], "fraud", "{l}");

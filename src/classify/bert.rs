@@ -303,6 +303,14 @@ fn load_heads(config: &ModelConfig, base: &Path) -> anyhow::Result<(Head, Option
     Ok((head, plain))
 }
 
+/// `auto`'s model for a language the rules decide: one of its own models when it has
+/// loaded that one for another language (one copy of the weights), else loaded lazily.
+enum Fallback {
+    /// An index into `Auto::models`.
+    Loaded(usize),
+    Lazy(LazyBert),
+}
+
 /// A model that `auto` loads only when a complaint first needs it (a fallback: e5 is 470 MB
 /// of weights that an English-only batch never uses). Its head and weights are checked
 /// when it is named, so a missing file is reported at start, not mid-run.
@@ -442,7 +450,7 @@ pub struct Auto {
     /// Language → index into `models`.
     by_lang: Vec<(String, usize)>,
     /// Language → the model asked when the rules give no category.
-    fallback: Vec<(String, LazyBert)>,
+    fallback: Vec<(String, Fallback)>,
     rules: Rules,
     name: String,
 }
@@ -483,7 +491,13 @@ impl Auto {
         let fallbacks: String = self
             .fallback
             .iter()
-            .map(|(lang, m)| format!(" | {lang} when the rules give no category: {}", m.name))
+            .map(|(lang, f)| {
+                let name = match f {
+                    Fallback::Loaded(i) => self.models[*i].0.name(),
+                    Fallback::Lazy(m) => &m.name,
+                };
+                format!(" | {lang} when the rules give no category: {name}")
+            })
             .collect();
         format!(
             "auto({} | {}{fallbacks})",
@@ -493,8 +507,13 @@ impl Auto {
     }
 
     /// Sets the model asked for complaints in `lang` when the rules give no category in them.
-    fn with_fallback(mut self, lang: &str, model: LazyBert) -> anyhow::Result<Auto> {
-        trusts(&model.config, lang)?;
+    fn with_fallback(
+        mut self,
+        lang: &str,
+        config: &ModelConfig,
+        model: Fallback,
+    ) -> anyhow::Result<Auto> {
+        trusts(config, lang)?;
         if self.model_for(lang).is_some() {
             anyhow::bail!(
                 "auto: language {lang} has a model and a fallback; a fallback is for a language the rules decide"
@@ -548,7 +567,10 @@ impl Auto {
                 continue;
             }
             let (lang, model) = &self.fallback[f];
-            let bert = model.get()?;
+            let bert = match model {
+                Fallback::Loaded(i) => &self.models[*i].0,
+                Fallback::Lazy(m) => m.get()?,
+            };
             let mine: Vec<Doc<'_>> = idx.iter().map(|&i| docs[i].0).collect();
             for (&i, mut c) in idx.iter().zip(bert.classify_batch(&mine)?) {
                 // Only a label the model is sure of (at the threshold of the head that
@@ -750,7 +772,11 @@ pub fn load_auto(models: &Path, model: Option<&str>) -> anyhow::Result<Auto> {
     let mut auto = Auto::new(loaded, routes, rules)?;
     for (lang, name) in fallback {
         let (config, base) = model_config(models, Some(&name))?;
-        auto = auto.with_fallback(&lang, LazyBert::new(config, base, models)?)?;
+        let model = match names.binary_search(&name.as_str()) {
+            Ok(i) => Fallback::Loaded(i),
+            Err(_) => Fallback::Lazy(LazyBert::new(config.clone(), base, models)?),
+        };
+        auto = auto.with_fallback(&lang, &config, model)?;
     }
     Ok(auto)
 }
