@@ -308,7 +308,7 @@ fn load_heads(config: &ModelConfig, base: &Path) -> anyhow::Result<(Head, Option
 enum Fallback {
     /// An index into `Auto::models`.
     Loaded(usize),
-    Lazy(LazyBert),
+    Lazy(Box<LazyBert>),
 }
 
 /// A model that `auto` loads only when a complaint first needs it (a fallback: e5 is 470 MB
@@ -774,7 +774,7 @@ pub fn load_auto(models: &Path, model: Option<&str>) -> anyhow::Result<Auto> {
         let (config, base) = model_config(models, Some(&name))?;
         let model = match names.binary_search(&name.as_str()) {
             Ok(i) => Fallback::Loaded(i),
-            Err(_) => Fallback::Lazy(LazyBert::new(config.clone(), base, models)?),
+            Err(_) => Fallback::Lazy(Box::new(LazyBert::new(config.clone(), base, models)?)),
         };
         auto = auto.with_fallback(&lang, &config, model)?;
     }
