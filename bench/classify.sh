@@ -2,7 +2,7 @@
 # Classifier throughput on generated CFPB-like complaints (../shared/bench/gen_corpus.py,
 # real narratives resampled, seeded): rules on ROWS (default 1,000,000), the model on
 # BERT_ROWS (default 10,000; needs the `bert` build and scripts/setup-model.sh), with
-# all-MiniLM-L6-v2 and then multilingual-e5-small.
+# all-MiniLM-L6-v2, multilingual-e5-small, and `auto` as models/bert/models.toml sets it.
 # Usage: bench/classify.sh [ROWS] [BERT_ROWS] [BINARY]
 set -euo pipefail
 N=${1:-1000000}
@@ -28,6 +28,7 @@ if "$BIN" classify --classifier bert --input /dev/null 2>/dev/null; then
   "$BIN" -q --store "$S/bert" ingest cfpb "/tmp/walletwatch_corpus_$NB.csv" >/dev/null
   run "classify --classifier bert ($NB rows, batch 32, 128 tokens)" "$NB" "$BIN" -q --store "$S/bert" classify --classifier bert --model minilm
   run "  the same, --model e5 (multilingual-e5-small)" "$NB" "$BIN" -q --store "$S/bert" classify --classifier bert --model e5
+  run "  the same, --classifier auto (models.toml)" "$NB" "$BIN" -q --store "$S/bert" classify --classifier auto
 else
   echo "bert: not in this build (cargo build --release --features bert)"
 fi
