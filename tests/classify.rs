@@ -5,6 +5,7 @@
 mod util;
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use util::{Dir, read_csv, repo, shared};
 
@@ -456,6 +457,31 @@ fn the_written_labelled_files_are_twins_with_the_same_labels() {
     }
 }
 
+/// Runs scripts/labelled.py SET OUT ../shared EXTRA… (the script given, or the repository's).
+fn labelled(script: &Path, set: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new("python3")
+        .arg(script)
+        .arg(set)
+        .arg(out)
+        .arg(shared("").parent().unwrap())
+        .args(extra)
+        .output()
+        .expect("run python3")
+}
+
+/// `walletwatch eval --json --bootstrap 0 --input FILE` (rules): the report and its text.
+fn eval_json(d: &Dir, input: &Path) -> (serde_json::Value, String) {
+    let json = d.ok(&[
+        "eval",
+        "--json",
+        "--bootstrap",
+        "0",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    (serde_json::from_str(&json).unwrap(), json)
+}
+
 #[test]
 fn real_chinese_complaints_join_their_labels_and_are_scored() {
     // data/labels/heimao_2020_labels.ndjson labels the 99 real 黑猫投诉 posts of ../shared by
@@ -463,15 +489,7 @@ fn real_chinese_complaints_join_their_labels_and_are_scored() {
     // label whose title is not its line's.
     let d = Dir::new();
     let out = d.path().join("heimao.ndjson");
-    let join = |script: &std::path::Path| {
-        std::process::Command::new("python3")
-            .arg(script)
-            .arg("heimao")
-            .arg(&out)
-            .arg(shared("").parent().unwrap())
-            .output()
-            .expect("run python3")
-    };
+    let join = |script: &Path| labelled(script, "heimao", &out, &[]);
     // A copy whose labels file has one title edited is refused, naming the file and line.
     std::fs::create_dir_all(d.path().join("copy/scripts")).unwrap();
     std::fs::create_dir_all(d.path().join("copy/data/labels")).unwrap();
@@ -496,15 +514,7 @@ fn real_chinese_complaints_join_their_labels_and_are_scored() {
     );
     let o = join(&repo("scripts/labelled.py"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let json = d.ok(&[
-        "eval",
-        "--json",
-        "--bootstrap",
-        "0",
-        "--input",
-        out.to_str().unwrap(),
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let (v, json) = eval_json(&d, &out);
     assert_eq!(v["documents"], 99, "every labelled post is scored");
     let cat = |name: &str| {
         v["categories"]
@@ -534,24 +544,9 @@ fn real_english_labelled_complaints_join_and_never_touch_the_test_split() {
     let d = Dir::new();
     let join = |set: &str, extra: &[&str]| -> Vec<serde_json::Value> {
         let out = d.path().join(format!("{set}{}.ndjson", extra.len()));
-        let o = std::process::Command::new("python3")
-            .arg(repo("scripts/labelled.py"))
-            .arg(set)
-            .arg(&out)
-            .arg(shared("").parent().unwrap())
-            .args(extra)
-            .output()
-            .expect("run python3");
+        let o = labelled(&repo("scripts/labelled.py"), set, &out, extra);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let json = d.ok(&[
-            "eval",
-            "--json",
-            "--bootstrap",
-            "0",
-            "--input",
-            out.to_str().unwrap(),
-        ]);
-        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let (v, json) = eval_json(&d, &out);
         let docs: Vec<serde_json::Value> = std::fs::read_to_string(&out)
             .unwrap()
             .lines()
