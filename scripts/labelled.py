@@ -7,6 +7,9 @@ this repository; the complaints stay in ../shared.
 Usage: scripts/labelled.py SET OUT.ndjson [SHARED_DIR]
   SET  heimao           data/labels/heimao_2020_labels.ndjson: the 99 黑猫投诉 posts of
                         heimao/heimao_2020_99.ndjson, by line (`line`, checked by `title`)
+       heimao-homepage  data/labels/heimao_homepage_labels.ndjson: the 38 complaint cards of
+                        heimao/homepage_2020.html that are not among the 99 (title and the
+                        text's opening), by 投诉编号 (`complaint_id`, checked by `title`)
        cfpb-narratives  data/labels/cfpb_narratives_labels.ndjson: the 284 money-transfer
                         narratives of cfpb/narratives_by_product_10k.csv, by data row
                         (`row`, checked by the text's first 60 characters, `start`)
@@ -16,8 +19,10 @@ Usage: scripts/labelled.py SET OUT.ndjson [SHARED_DIR]
                         the 65 that are not one of the two form letters (`template`)
 """
 import csv
+import html
 import json
 import os
+import re
 import sys
 
 
@@ -30,6 +35,25 @@ def heimao(shared):
                 post = json.loads(line)
                 title = post["投诉标题"].strip()
                 yield n, title, title, post["投诉详情"]
+
+
+def heimao_homepage(shared):
+    """(key, check, title, text) for each complaint card of the saved 黑猫投诉 home page
+    (its title, <h1>, and the opening of its text, <p>, cut by the site), keyed by
+    投诉编号 from the card's link."""
+    path = os.path.join(shared, "data", "heimao", "homepage_2020.html")
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    seen = set()
+    for m in re.finditer(r'<a href="[^"]*/complaint/view/(\d+)">(.*?)</a>', page, re.S):
+        key, card = m.group(1), m.group(2)
+        title = re.search(r"<h1>(.*?)</h1>", card, re.S)
+        text = re.search(r"<p>(.*?)</p>", card, re.S)
+        if key in seen or not title or not text:
+            continue
+        seen.add(key)
+        clean = lambda x: html.unescape(re.sub(r"<[^>]+>", " ", x)).strip()
+        yield key, clean(title.group(1)), clean(title.group(1)), clean(text.group(1))
 
 
 def cfpb_narratives(shared):
@@ -54,6 +78,7 @@ def cfpb_dev_other(shared):
 
 SETS = {
     "heimao": ("heimao_2020_labels.ndjson", "line", "title", heimao),
+    "heimao-homepage": ("heimao_homepage_labels.ndjson", "complaint_id", "title", heimao_homepage),
     "cfpb-narratives": ("cfpb_narratives_labels.ndjson", "row", "start", cfpb_narratives),
     "cfpb-dev-other": ("cfpb_dev_other_labels.ndjson", "complaint_id", "start", cfpb_dev_other),
 }
