@@ -107,6 +107,25 @@ fn classify_auto(d: &Dir, input: &std::path::Path, extra: &[&str]) -> Vec<serde_
         .collect()
 }
 
+/// A copy of the repository's models/ in `d`, with models/bert/models.toml edited.
+fn models_copy(d: &Dir, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let models = d.path().join("models");
+    if !models.exists() {
+        let copy = std::process::Command::new("cp")
+            .args([
+                "-r",
+                repo("models").to_str().unwrap(),
+                models.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(copy.success());
+    }
+    let shipped = std::fs::read_to_string(repo("models/bert/models.toml")).unwrap();
+    std::fs::write(models.join("bert/models.toml"), edit(&shipped)).unwrap();
+    models
+}
+
 #[test]
 fn auto_picks_the_model_per_language_and_says_who_decided() {
     let d = Dir::new();
@@ -124,8 +143,8 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     let run = |extra: &[&str]| classify_auto(&d, &input, extra);
     let ev = |l: &serde_json::Value| l["evidence"].to_string();
 
-    // models/bert/models.toml: e5 for English, the rules for Chinese (e5 where they give
-    // no category: the model auto already has, not a second copy) and the rules for the rest.
+    // models/bert/models.toml: e5 for English, the rules for Chinese and the rest (no
+    // fallback: the rules alone answer a Chinese complaint).
     let lines = run(&[]);
     assert_eq!(lines.len(), 4);
     assert!(
@@ -138,7 +157,7 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     let name = lines[0]["classifier"].as_str().unwrap();
     assert!(
         name.starts_with("auto(en: bert:multilingual-e5-small")
-            && name.contains("zh when the rules give no category: bert:multilingual-e5-small"),
+            && !name.contains("when the rules give no category"),
         "{name}"
     );
     for l in &lines[..2] {
@@ -185,8 +204,10 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
 
 #[test]
 fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
-    // models/bert/models.toml's [auto_fallback]: Chinese complaints the rules give no
-    // category go to multilingual-e5-small, which decides only where it is sure.
+    // [auto_fallback] zh = "e5" in models/bert/models.toml (none is shipped): Chinese
+    // complaints the rules give no category go to multilingual-e5-small, which decides only
+    // where it is sure; the same whether auto has e5 loaded for English already or loads
+    // it at the first such complaint (English on MiniLM).
     let d = Dir::new();
     let input = d.write(
         "in.ndjson",
@@ -200,33 +221,38 @@ fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
             "{\"id\":\"phone\",\"text\":\"打开一个网页说可以免费领手机，填了卡号以后钱没了。\"}\n",
         ),
     );
-    let lines = classify_auto(&d, &input, &[]);
-    let ev = |l: &serde_json::Value| l["evidence"].to_string();
-    let name = lines[0]["classifier"].as_str().unwrap();
-    assert!(
-        name.contains("zh when the rules give no category: bert:multilingual-e5-small"),
-        "{name}"
-    );
-    assert_eq!(lines[0]["primary_category"], "data_leak", "{}", lines[0]);
-    assert!(
-        ev(&lines[0]).contains(
-            "the rules gave no category (language zh); multilingual-e5-small (embedding only) decided"
-        ) && ev(&lines[0]).contains("\"by\":\"bert\""),
-        "{}",
-        ev(&lines[0])
-    );
-    assert_eq!(lines[1]["primary_category"], "fraud", "{}", lines[1]);
-    assert!(
-        !ev(&lines[1]).contains("multilingual-e5-small"),
-        "{}",
-        ev(&lines[1])
-    );
-    assert!(
-        ev(&lines[2]).contains("the rules gave no category (language zh)")
-            && ev(&lines[2]).contains("multilingual-e5-small"),
-        "{}",
-        ev(&lines[2])
-    );
+    for english in ["e5", "minilm"] {
+        let models = models_copy(&d, |shipped| {
+            shipped.replace("en = \"e5\"", &format!("en = \"{english}\"")) + "zh = \"e5\"\n"
+        });
+        let lines = classify_auto(&d, &input, &["--models", models.to_str().unwrap()]);
+        let ev = |l: &serde_json::Value| l["evidence"].to_string();
+        let name = lines[0]["classifier"].as_str().unwrap();
+        assert!(
+            name.contains("zh when the rules give no category: bert:multilingual-e5-small"),
+            "{english}: {name}"
+        );
+        assert_eq!(lines[0]["primary_category"], "data_leak", "{}", lines[0]);
+        assert!(
+            ev(&lines[0]).contains(
+                "the rules gave no category (language zh); multilingual-e5-small (embedding only) decided"
+            ) && ev(&lines[0]).contains("\"by\":\"bert\""),
+            "{}",
+            ev(&lines[0])
+        );
+        assert_eq!(lines[1]["primary_category"], "fraud", "{}", lines[1]);
+        assert!(
+            !ev(&lines[1]).contains("multilingual-e5-small"),
+            "{}",
+            ev(&lines[1])
+        );
+        assert!(
+            ev(&lines[2]).contains("the rules gave no category (language zh)")
+                && ev(&lines[2]).contains("multilingual-e5-small"),
+            "{}",
+            ev(&lines[2])
+        );
+    }
 }
 
 #[test]
@@ -365,19 +391,7 @@ fn a_fallback_that_cannot_apply_is_refused_at_start() {
     // A copy of models/ whose [auto_fallback] names a language that already has a model,
     // then a model that is not trusted for the language.
     let d = Dir::new();
-    let models = d.path().join("models");
-    let copy = std::process::Command::new("cp")
-        .args([
-            "-r",
-            repo("models").to_str().unwrap(),
-            models.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copy.success());
     let input = d.write("in.ndjson", "{\"id\":\"1\",\"text\":\"钱没了\"}\n");
-    let toml = models.join("bert/models.toml");
-    let shipped = std::fs::read_to_string(&toml).unwrap();
     for (fallback, want) in [
         (
             "en = \"e5\"",
@@ -388,7 +402,7 @@ fn a_fallback_that_cannot_apply_is_refused_at_start() {
             "auto: all-MiniLM-L6-v2 is set for language zh, but its config trusts it for en only",
         ),
     ] {
-        std::fs::write(&toml, shipped.replace("zh = \"e5\"", fallback)).unwrap();
+        let models = models_copy(&d, |shipped| format!("{shipped}{fallback}\n"));
         let err = d.fails(
             &[
                 "classify",
