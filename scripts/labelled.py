@@ -4,7 +4,7 @@ complaints it labels in ../shared/data into the NDJSON `walletwatch eval --input
 `walletwatch train --input` read (id, title, text, labels). Only the labels live in
 this repository; the complaints stay in ../shared.
 
-Usage: scripts/labelled.py SET OUT.ndjson [SHARED_DIR]
+Usage: scripts/labelled.py SET OUT.ndjson [SHARED_DIR] [--distinct] [--as-predictions]
   SET  heimao           data/labels/heimao_2020_labels.ndjson: the 99 黑猫投诉 posts of
                         heimao/heimao_2020_99.ndjson, by line (`line`, checked by `title`)
        heimao-homepage  data/labels/heimao_homepage_labels.ndjson: the 38 complaint cards of
@@ -17,6 +17,13 @@ Usage: scripts/labelled.py SET OUT.ndjson [SHARED_DIR]
                         cfpb/wallet_dev.csv whose Issue is "Other transaction problem",
                         by `complaint_id` (checked by `start`); `--distinct` keeps only
                         the 65 that are not one of the two form letters (`template`)
+       cfpb-dev-mapped  data/labels/cfpb_dev_mapped_labels.ndjson: the 247 complaints of
+                        cfpb/wallet_dev.csv whose Issue DESIGN.md maps to a category,
+                        labelled from the narrative alone, by `complaint_id`
+  --as-predictions  write the labels as a classifier's answers instead (`id` = the source's
+                    own id, `categories`, `classifier`), for
+                    `walletwatch eval --input SOURCE --predictions OUT`: e.g. how well our
+                    reading of cfpb-dev-mapped agrees with the Issue of wallet_dev.csv
 """
 import csv
 import html
@@ -76,17 +83,29 @@ def cfpb_dev_other(shared):
                 yield row["Complaint ID"], " ".join(text.split())[:60], None, text
 
 
+def cfpb_dev(shared):
+    """(key, check, title, text) for every dev-split complaint, keyed by Complaint ID."""
+    path = os.path.join(shared, "data", "cfpb", "wallet_dev.csv")
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            text = row["Consumer complaint narrative"]
+            yield row["Complaint ID"], text[:60], None, text
+
+
 SETS = {
     "heimao": ("heimao_2020_labels.ndjson", "line", "title", heimao),
     "heimao-homepage": ("heimao_homepage_labels.ndjson", "complaint_id", "title", heimao_homepage),
     "cfpb-narratives": ("cfpb_narratives_labels.ndjson", "row", "start", cfpb_narratives),
     "cfpb-dev-other": ("cfpb_dev_other_labels.ndjson", "complaint_id", "start", cfpb_dev_other),
+    "cfpb-dev-mapped": ("cfpb_dev_mapped_labels.ndjson", "complaint_id", "start", cfpb_dev),
 }
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--distinct"]
-    distinct = len(args) < len(sys.argv) - 1
+    flags = {"--distinct", "--as-predictions"}
+    args = [a for a in sys.argv[1:] if a not in flags]
+    distinct = "--distinct" in sys.argv[1:]
+    as_predictions = "--as-predictions" in sys.argv[1:]
     if len(args) not in (2, 3) or args[0] not in SETS:
         sys.exit(__doc__)
     name, out = args[0], args[1]
@@ -106,9 +125,12 @@ def main():
                 continue
             if lab[check] != want:
                 sys.exit(f"{labels_path}:{lineno}: {check} {lab[check]!r} is not {key} {lab[key]}'s ({want!r})")
-            doc = {"id": f"{name}-{lab[key]}", "text": text, "labels": lab["labels"]}
-            if title is not None:
-                doc["title"] = title
+            if as_predictions:
+                doc = {"id": str(lab[key]), "categories": lab["labels"], "classifier": f"reader ({labels_file})"}
+            else:
+                doc = {"id": f"{name}-{lab[key]}", "text": text, "labels": lab["labels"]}
+                if title is not None:
+                    doc["title"] = title
             w.write(json.dumps(doc, ensure_ascii=False) + "\n")
             n += 1
     print(f"{out}: {n} labelled complaints ({name})", file=sys.stderr)

@@ -582,3 +582,127 @@ fn real_english_labelled_complaints_join_and_never_touch_the_test_split() {
         "a labelled narrative is a test-split complaint"
     );
 }
+
+#[test]
+fn eval_scores_answers_given_elsewhere_exactly_as_it_scores_its_own() {
+    // `classify --input` writes answers; `eval --predictions` scores them without running a
+    // classifier, and gets the report `eval --classifier rules` gets.
+    let d = Dir::new();
+    let input = repo("data/labels/written_en.ndjson");
+    let answers = d.write(
+        "answers.ndjson",
+        d.ok(&["classify", "--input", input.to_str().unwrap()]),
+    );
+    let (own, _) = eval_json(&d, &input);
+    let given: serde_json::Value = serde_json::from_str(&d.ok(&[
+        "eval",
+        "--json",
+        "--bootstrap",
+        "0",
+        "--input",
+        input.to_str().unwrap(),
+        "--predictions",
+        answers.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(own, given);
+    assert!(own["classifier"].as_str().unwrap().starts_with("rules@"));
+
+    // A labelled complaint without an answer is an error naming it, not a score over the
+    // answered ones.
+    let text = std::fs::read_to_string(&answers).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let short = d.write(
+        "short.ndjson",
+        text.lines().skip(1).collect::<Vec<_>>().join("\n"),
+    );
+    let err = d.fails(
+        &[
+            "eval",
+            "--input",
+            input.to_str().unwrap(),
+            "--predictions",
+            short.to_str().unwrap(),
+        ],
+        1,
+    );
+    let id = first["id"].as_str().unwrap();
+    assert!(
+        err.contains("1 of the 30 labelled documents have no answer") && err.contains(id),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_reader_of_the_narratives_is_scored_against_the_cfpb_issue() {
+    // data/labels/cfpb_dev_mapped_labels.ndjson: our reading of the dev split's 247
+    // complaints with a mapped Issue, made without seeing the Issue. Written as answers
+    // (`--as-predictions`), eval scores that reading against the Issue; its primary
+    // accuracy is the share whose main label is the Issue's category by DESIGN.md's table.
+    let d = Dir::new();
+    let answers = d.path().join("reader.ndjson");
+    let o = labelled(
+        &repo("scripts/labelled.py"),
+        "cfpb-dev-mapped",
+        &answers,
+        &["--as-predictions"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dev = shared("cfpb/wallet_dev.csv");
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&[
+        "eval",
+        "--json",
+        "--bootstrap",
+        "0",
+        "--input",
+        dev.to_str().unwrap(),
+        "--predictions",
+        answers.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(v["documents"], 247);
+    assert_eq!(v["mode"], "single-label (primary category)");
+    assert_eq!(v["classifier"], "reader (cfpb_dev_mapped_labels.ndjson)");
+
+    let issue_category = |issue: &str| match issue {
+        "Fraud or scam" => Some("fraud"),
+        "Unauthorized transactions or other transaction problem"
+        | "Trouble accessing funds in your mobile or digital wallet" => Some("fund_security"),
+        "Money was not available when promised"
+        | "Wrong amount charged or received"
+        | "Problem adding money" => Some("failed_transaction"),
+        "Problem with customer service"
+        | "Other service problem"
+        | "Managing, opening, or closing your mobile wallet account"
+        | "Unexpected or other fees"
+        | "Confusing or missing disclosures"
+        | "Confusing or misleading advertising or marketing" => Some("service"),
+        _ => None,
+    };
+    let main: HashMap<String, String> = std::fs::read_to_string(&answers)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let a: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["categories"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let (h, rows) = read_csv(&std::fs::read_to_string(&dev).unwrap());
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (mut scored, mut agree) = (0, 0);
+    for r in &rows {
+        if let Some(cat) = issue_category(&r[col("Issue")]) {
+            scored += 1;
+            agree += usize::from(main[&r[col("Complaint ID")]] == cat);
+        }
+    }
+    assert_eq!(scored, 247);
+    let accuracy = v["primary_accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - agree as f64 / 247.0).abs() < 1e-9,
+        "{accuracy} vs {agree}/247"
+    );
+}

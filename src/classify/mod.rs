@@ -13,6 +13,7 @@ pub mod head;
 pub mod input;
 pub mod labels;
 mod phrases;
+pub mod predictions;
 pub mod rules;
 pub mod table;
 #[cfg(feature = "bert")]

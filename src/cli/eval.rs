@@ -7,19 +7,25 @@ use clap::Args as ClapArgs;
 use super::{Context, models_dir};
 use crate::classify::eval::{bootstrap, evaluate};
 use crate::classify::labels::{LabelledDoc, read_labelled};
+use crate::classify::predictions::read_predictions;
 use crate::classify::{ClassifierKind, Doc, build_classifier};
 
 /// Options of `eval`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Examples:\n  walletwatch eval --input ../shared/data/cfpb/wallet_dev.csv\n  walletwatch eval --input data/labels/written_zh.ndjson --classifier auto --json\n\nReads the CFPB CSV form (its Issue mapped to a category by DESIGN.md's table;\nunmapped issues are left out and counted) or NDJSON with a `labels` array.\nPrints per-category precision, recall, F1 and support, macro- and micro-F1 with\n95% bootstrap intervals (--bootstrap), and a confusion table."
+    after_help = "Examples:\n  walletwatch eval --input ../shared/data/cfpb/wallet_dev.csv\n  walletwatch eval --input data/labels/written_zh.ndjson --classifier auto --json\n  walletwatch classify --input docs.ndjson --classifier auto > answers.ndjson\n  walletwatch eval --input labelled.ndjson --predictions answers.ndjson\n\nReads the CFPB CSV form (its Issue mapped to a category by DESIGN.md's table;\nunmapped issues are left out and counted) or NDJSON with a `labels` array.\nPrints per-category precision, recall, F1 and support, macro- and micro-F1 with\n95% bootstrap intervals (--bootstrap), and a confusion table."
 )]
 pub struct Args {
     /// Labelled file: CFPB CSV or NDJSON with `labels`.
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
     /// Which classifier to score.
-    #[arg(long, value_enum, default_value = "rules")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "rules",
+        conflicts_with = "predictions"
+    )]
     pub classifier: crate::classify::ClassifierKind,
     /// Folder of models and rules (default: models/ of the repository).
     #[arg(long, value_name = "DIR")]
@@ -28,6 +34,12 @@ pub struct Args {
     /// models/bert/models.toml (`auto` then picks the model per language).
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+    /// Score answers given elsewhere instead of running a classifier: NDJSON with `id`,
+    /// `categories` (main first) and optional `primary_category` and `classifier`, as
+    /// `classify --input` writes them; matched to the labelled documents by id, and every
+    /// labelled document needs one.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub predictions: Option<PathBuf>,
     /// Print the report as JSON instead of Markdown tables.
     #[arg(long)]
     pub json: bool,
@@ -42,9 +54,6 @@ pub struct Args {
 
 /// Runs `eval`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let models = args.models.clone().unwrap_or_else(models_dir);
-    let kind: ClassifierKind = args.classifier;
-    let classifier = build_classifier(kind, &models, args.model.as_deref())?;
     let set = read_labelled(&args.input)?;
     if set.docs.is_empty() {
         anyhow::bail!("{}: no labelled document with text", args.input.display());
@@ -56,9 +65,29 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         set.unmapped,
         set.empty
     ));
-    let docs: Vec<Doc<'_>> = set.docs.iter().map(LabelledDoc::doc).collect();
-    let preds = classifier.classify_batch(&docs)?;
-    let mut report = evaluate(&set.docs, &preds, classifier.name());
+    let (preds, name) = match &args.predictions {
+        Some(path) => {
+            let p = read_predictions(path, &set.docs)?;
+            if p.extra > 0 {
+                ctx.note(format!(
+                    "{}: {} answers for documents not in {} left out",
+                    path.display(),
+                    p.extra,
+                    args.input.display()
+                ));
+            }
+            (p.preds, p.classifier)
+        }
+        None => {
+            let models = args.models.clone().unwrap_or_else(models_dir);
+            let kind: ClassifierKind = args.classifier;
+            let classifier = build_classifier(kind, &models, args.model.as_deref())?;
+            let docs: Vec<Doc<'_>> = set.docs.iter().map(LabelledDoc::doc).collect();
+            let preds = classifier.classify_batch(&docs)?;
+            (preds, classifier.name().to_string())
+        }
+    };
+    let mut report = evaluate(&set.docs, &preds, &name);
     if args.bootstrap > 0 {
         report.intervals = Some(bootstrap(&set.docs, &preds, args.bootstrap, 0.95));
     }
