@@ -469,16 +469,19 @@ fn labelled(script: &Path, set: &str, out: &Path, extra: &[&str]) -> std::proces
         .expect("run python3")
 }
 
-/// `walletwatch eval --json --bootstrap 0 --input FILE` (rules): the report and its text.
-fn eval_json(d: &Dir, input: &Path) -> (serde_json::Value, String) {
-    let json = d.ok(&[
+/// `walletwatch eval --json --bootstrap 0 --input FILE [EXTRA…]` (the rules, unless
+/// `extra` says otherwise): the report and its text.
+fn eval_json(d: &Dir, input: &Path, extra: &[&str]) -> (serde_json::Value, String) {
+    let mut args = vec![
         "eval",
         "--json",
         "--bootstrap",
         "0",
         "--input",
         input.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let json = d.ok(&args);
     (serde_json::from_str(&json).unwrap(), json)
 }
 
@@ -514,7 +517,7 @@ fn real_chinese_complaints_join_their_labels_and_are_scored() {
     );
     let o = join(&repo("scripts/labelled.py"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (v, json) = eval_json(&d, &out);
+    let (v, json) = eval_json(&d, &out, &[]);
     assert_eq!(v["documents"], 99, "every labelled post is scored");
     let cat = |name: &str| {
         v["categories"]
@@ -546,7 +549,7 @@ fn real_english_labelled_complaints_join_and_never_touch_the_test_split() {
         let out = d.path().join(format!("{set}{}.ndjson", extra.len()));
         let o = labelled(&repo("scripts/labelled.py"), set, &out, extra);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let (v, json) = eval_json(&d, &out);
+        let (v, json) = eval_json(&d, &out, &[]);
         let docs: Vec<serde_json::Value> = std::fs::read_to_string(&out)
             .unwrap()
             .lines()
@@ -593,18 +596,8 @@ fn eval_scores_answers_given_elsewhere_exactly_as_it_scores_its_own() {
         "answers.ndjson",
         d.ok(&["classify", "--input", input.to_str().unwrap()]),
     );
-    let (own, _) = eval_json(&d, &input);
-    let given: serde_json::Value = serde_json::from_str(&d.ok(&[
-        "eval",
-        "--json",
-        "--bootstrap",
-        "0",
-        "--input",
-        input.to_str().unwrap(),
-        "--predictions",
-        answers.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let (own, _) = eval_json(&d, &input, &[]);
+    let (given, _) = eval_json(&d, &input, &["--predictions", answers.to_str().unwrap()]);
     assert_eq!(own, given);
     assert!(own["classifier"].as_str().unwrap().starts_with("rules@"));
 
@@ -649,17 +642,7 @@ fn a_reader_of_the_narratives_is_scored_against_the_cfpb_issue() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let dev = shared("cfpb/wallet_dev.csv");
-    let v: serde_json::Value = serde_json::from_str(&d.ok(&[
-        "eval",
-        "--json",
-        "--bootstrap",
-        "0",
-        "--input",
-        dev.to_str().unwrap(),
-        "--predictions",
-        answers.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let (v, _) = eval_json(&d, &dev, &["--predictions", answers.to_str().unwrap()]);
     assert_eq!(v["documents"], 247);
     assert_eq!(v["mode"], "single-label (primary category)");
     assert_eq!(v["classifier"], "reader (cfpb_dev_mapped_labels.ndjson)");
