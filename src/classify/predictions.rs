@@ -5,7 +5,8 @@
 //!
 //! They are matched to the labelled documents by id. A labelled document without an answer
 //! is an error (a score over the answered ones only would look better than it is); answers
-//! for documents that are not in the labelled set are counted and left out.
+//! for documents that are not in the labelled set (or were left out of it, such as CFPB
+//! complaints whose Issue maps to nothing) are counted and left out.
 
 use std::collections::HashMap;
 use std::io::BufRead;

@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             let p = read_predictions(path, &set.docs)?;
             if p.extra > 0 {
                 ctx.note(format!(
-                    "{}: {} answers for documents not in {} left out",
+                    "{}: {} answers for documents not scored here (not in {}, or left out above) left out",
                     path.display(),
                     p.extra,
                     args.input.display()
