@@ -416,6 +416,10 @@ impl Classifier for Bert {
         let texts: Vec<String> = docs.iter().map(doc_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let embs = self.embedder.embed(&refs)?;
+        let plain_model = format!(
+            "{} (embedding only: the rules gave no category)",
+            self.embedder.name
+        );
         Ok(embs
             .into_iter()
             .zip(docs)
@@ -427,10 +431,7 @@ impl Classifier for Bert {
                     // The rules gave no category: the embedding-only head decides.
                     return plain.classification(
                         plain.predict(&e),
-                        &format!(
-                            "{} (embedding only: the rules gave no category)",
-                            self.embedder.name
-                        ),
+                        &plain_model,
                         self.name.clone(),
                     );
                 }
@@ -572,13 +573,13 @@ impl Auto {
                 Fallback::Lazy(m) => m.get()?,
             };
             let mine: Vec<Doc<'_>> = idx.iter().map(|&i| docs[i].0).collect();
+            // Only a label the model is sure of (at the threshold of the head that answers
+            // these complaints) replaces `other`; a guess below it would read as an answer
+            // where neither the rules nor the model has one.
+            let bar = bert.silent_head().threshold;
+            let decider = bert.silent_decider();
             for (&i, mut c) in idx.iter().zip(bert.classify_batch(&mine)?) {
-                // Only a label the model is sure of (at the threshold of the head that
-                // answers these complaints) replaces `other`; a guess below it would read
-                // as an answer where neither the rules nor the model has one.
-                let bar = bert.silent_head().threshold;
                 let best = c.scores.iter().copied().fold(0.0f32, f32::max);
-                let decider = bert.silent_decider();
                 if best < bar {
                     let why = format!(
                         "auto: the rules gave no category (language {lang}) and {decider} was not sure either (best p={best:.3} < {bar}): left as other"
