@@ -72,24 +72,28 @@ def cfpb_narratives(shared):
             yield n, " ".join(text.split())[:60], None, text
 
 
+def dev_rows(shared):
+    """The rows of the CFPB dev split."""
+    path = os.path.join(shared, "data", "cfpb", "wallet_dev.csv")
+    with open(path, encoding="utf-8", newline="") as f:
+        yield from csv.DictReader(f)
+
+
 def cfpb_dev_other(shared):
     """(key, check, title, text) for each dev-split complaint whose Issue is "Other
     transaction problem" (DESIGN.md maps it to no category), keyed by Complaint ID."""
-    path = os.path.join(shared, "data", "cfpb", "wallet_dev.csv")
-    with open(path, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            if row["Issue"] == "Other transaction problem":
-                text = row["Consumer complaint narrative"]
-                yield row["Complaint ID"], " ".join(text.split())[:60], None, text
+    for row in dev_rows(shared):
+        if row["Issue"] == "Other transaction problem":
+            text = row["Consumer complaint narrative"]
+            yield row["Complaint ID"], " ".join(text.split())[:60], None, text
 
 
 def cfpb_dev(shared):
-    """(key, check, title, text) for every dev-split complaint, keyed by Complaint ID."""
-    path = os.path.join(shared, "data", "cfpb", "wallet_dev.csv")
-    with open(path, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            text = row["Consumer complaint narrative"]
-            yield row["Complaint ID"], text[:60], None, text
+    """(key, check, title, text) for every dev-split complaint, keyed by Complaint ID
+    (checked by the narrative's first 60 characters as they stand)."""
+    for row in dev_rows(shared):
+        text = row["Consumer complaint narrative"]
+        yield row["Complaint ID"], text[:60], None, text
 
 
 SETS = {
