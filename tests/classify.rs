@@ -174,10 +174,13 @@ fn multi_label_complaints_get_every_label() {
 #[test]
 fn a_malformed_line_is_named_and_the_rest_classify() {
     let d = Dir::new();
-    let input = d.write(
-        "in.ndjson",
-        "{\"id\": 1, \"text\": \"被骗了，钓鱼网站\"}\n{\"id\": 2, \"text\": \"unterminated\n{\"id\": 3, \"text\": \"Venmo froze my funds\"}\n",
-    );
+    // Line 4 was saved in GBK (冻结 is B6 B3 BD E1 there), as a Windows tool might.
+    let mut body = "{\"id\": 1, \"text\": \"被骗了，钓鱼网站\"}\n{\"id\": 2, \"text\": \"unterminated\n{\"id\": 3, \"text\": \"Venmo froze my funds\"}\n"
+        .as_bytes()
+        .to_vec();
+    body.extend_from_slice(b"{\"id\": 4, \"text\": \"\xb6\xb3\xbd\xe1\"}\r\n");
+    body.extend_from_slice("{\"id\": 5, \"text\": \"余额被冻结\"}\r\n".as_bytes());
+    let input = d.write("in.ndjson", body);
     let out = d
         .cmd(&["classify", "--input", input.to_str().unwrap()])
         .output()
@@ -185,6 +188,8 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in.ndjson:line 2: not JSON"), "{stderr}");
+    assert!(stderr.contains("in.ndjson:line 4: not UTF-8"), "{stderr}");
+    assert!(stderr.contains("2 malformed line(s)"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ids: Vec<i64> = stdout
         .lines()
@@ -194,7 +199,30 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(ids, vec![1, 3]);
+    assert_eq!(ids, vec![1, 3, 5]);
+}
+
+#[test]
+fn eval_reads_a_labelled_file_saved_on_windows_and_names_a_line_that_is_not_utf8() {
+    let d = Dir::new();
+    // A byte-order mark and CRLF ends: still NDJSON, every line read.
+    let good = "\u{feff}{\"id\": \"a\", \"text\": \"有人冒充客服发来钓鱼链接\", \"labels\": [\"fraud\"]}\r\n{\"id\": \"b\", \"text\": \"My Venmo balance was frozen\", \"labels\": [\"fund_security\"]}\r\n";
+    let input = d.write("labels.ndjson", good);
+    let (report, _) = eval_json(&d, &input, &[]);
+    assert_eq!(report["documents"], 2, "{report}");
+    // The same file with a third line in GBK: an error naming that line, not a guess.
+    let mut bad = good.as_bytes().to_vec();
+    bad.extend_from_slice(
+        b"{\"id\": \"c\", \"text\": \"\xb6\xb3\xbd\xe1\", \"labels\": [\"fund_security\"]}\r\n",
+    );
+    let input = d.write("gbk.ndjson", bad);
+    let out = d
+        .cmd(&["eval", "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("gbk.ndjson: line 3: not UTF-8"), "{stderr}");
 }
 
 #[test]

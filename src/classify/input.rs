@@ -80,16 +80,71 @@ pub fn parse_line(line: u64, s: &str) -> Option<Result<InputDoc, LineError>> {
     }))
 }
 
+/// The lines of an NDJSON stream, numbered from 1, with their `\n` or `\r\n` ends (and a
+/// byte-order mark before the first) removed. A line that is not UTF-8 comes as a
+/// [`LineError`] naming it, so that the lines after it can still be read; only I/O errors
+/// stop the iterator.
+pub struct Lines<R> {
+    r: R,
+    n: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// Lines of `r`.
+    pub fn new(r: R) -> Self {
+        Self {
+            r,
+            n: 0,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = std::io::Result<Result<(u64, String), LineError>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.buf.clear();
+        match self.r.read_until(b'\n', &mut self.buf) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        self.n += 1;
+        let line = self.n;
+        let mut bytes = self.buf.as_slice();
+        bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if line == 1 {
+            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+        }
+        Some(Ok(match std::str::from_utf8(bytes) {
+            Ok(s) => Ok((line, s.to_string())),
+            Err(e) => {
+                let at = e.valid_up_to();
+                Err(LineError {
+                    line,
+                    message: format!(
+                        "not UTF-8 (byte {} of the line is 0x{:02X}); NDJSON must be UTF-8: convert the file first (GBK, for one: `iconv -f GBK -t UTF-8`)",
+                        at + 1,
+                        bytes[at]
+                    ),
+                })
+            }
+        }))
+    }
+}
+
 /// Reads every line; I/O errors stop, bad lines are returned beside the good ones.
 pub fn read_all(r: impl BufRead) -> std::io::Result<(Vec<InputDoc>, Vec<LineError>)> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    for (i, line) in r.lines().enumerate() {
-        let line = line?;
-        match parse_line(i as u64 + 1, &line) {
-            Some(Ok(d)) => docs.push(d),
-            Some(Err(e)) => errors.push(e),
-            None => {}
+    for line in Lines::new(r) {
+        match line?.map(|(n, s)| parse_line(n, &s)) {
+            Ok(Some(Ok(d))) => docs.push(d),
+            Ok(Some(Err(e))) | Err(e) => errors.push(e),
+            Ok(None) => {}
         }
     }
     Ok((docs, errors))
@@ -108,6 +163,33 @@ mod tests {
         assert_eq!(
             errors.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![3, 4, 5]
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_named_and_the_rest_still_read() {
+        // A Windows export: a byte-order mark, CRLF ends, and one line in GBK (账户被盗 is
+        // D5 CB BB A7 B1 BB B5 C1 there).
+        let mut input = "\u{feff}{\"id\": 1, \"text\": \"账户被盗\"}\r\n"
+            .as_bytes()
+            .to_vec();
+        input.extend_from_slice(b"{\"id\": 2, \"text\": \"\xd5\xcb\xbb\xa7\xb1\xbb\xb5\xc1\"}\r\n");
+        input.extend_from_slice("{\"id\": 3, \"text\": \"钓鱼链接\"}".as_bytes());
+        let (docs, errors) = read_all(input.as_slice()).unwrap();
+        assert_eq!(
+            docs.iter()
+                .map(|d| (d.line, d.text.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(1, "账户被盗"), (3, "钓鱼链接")]
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("line 2: not UTF-8 (byte 20 of the line is 0xD5)"),
+            "{}",
+            errors[0]
         );
     }
 }

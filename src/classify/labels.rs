@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::Category;
-use super::input::parse_line;
+use super::input::{Lines, parse_line};
 
 /// A labelled document.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,15 +146,14 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
 }
 
 fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
-    let text = std::str::from_utf8(bytes).map_err(|e| anyhow::anyhow!("not UTF-8: {e}"))?;
     let mut set = LabelledSet::default();
-    for (i, line) in text.lines().enumerate() {
-        let n = i as u64 + 1;
-        let Some(doc) = parse_line(n, line) else {
+    for line in Lines::new(bytes) {
+        let (n, line) = line??;
+        let Some(doc) = parse_line(n, &line) else {
             continue;
         };
         let doc = doc?;
-        let v: serde_json::Value = serde_json::from_str(line).expect("parsed above");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("parsed above");
         let labels = v
             .get("labels")
             .and_then(|l| l.as_array())
@@ -195,7 +194,7 @@ fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
 
 /// Whether a labelled file is NDJSON (its first non-blank byte opens an object); else CSV.
 fn is_ndjson(bytes: &[u8]) -> bool {
-    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    without_bom(bytes).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// CSV bytes without a UTF-8 byte-order mark.

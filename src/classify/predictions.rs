@@ -114,12 +114,14 @@ pub fn read_predictions(path: &Path, docs: &[LabelledDoc]) -> anyhow::Result<Pre
 
 fn read_from(r: impl BufRead, name: &str, docs: &[LabelledDoc]) -> anyhow::Result<Predictions> {
     let mut answers: HashMap<String, Answer> = HashMap::new();
-    for (i, line) in r.lines().enumerate() {
-        let line = line.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    for line in super::input::Lines::new(r) {
+        let (n, line) = line
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+            .map_err(|e| anyhow::anyhow!("{name}:{}: {}", e.line, e.message))?;
         if line.trim().is_empty() {
             continue;
         }
-        let a = parse_answer(i + 1, &line).map_err(|e| anyhow::anyhow!("{name}:{}: {e}", i + 1))?;
+        let a = parse_answer(n as usize, &line).map_err(|e| anyhow::anyhow!("{name}:{n}: {e}"))?;
         if let Some(first) = answers.get(&a.id) {
             anyhow::bail!(
                 "{name}:{}: id {:?} is answered twice (first on line {})",

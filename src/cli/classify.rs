@@ -20,7 +20,7 @@ pub struct Args {
     /// Which classifier: rules (default, needs nothing), bert (needs the `bert` build), auto.
     #[arg(long, value_enum, default_value = "rules")]
     pub classifier: ClassifierKind,
-    /// NDJSON input (`-` for standard input) instead of the store.
+    /// UTF-8 NDJSON input (`-` for standard input) instead of the store: one object a line with `id`, `text` and an optional `title`.
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Output file for --input (standard output when absent).
