@@ -136,23 +136,31 @@ impl<R: BufRead> Iterator for Lines<R> {
     }
 }
 
-/// Reads every line; I/O errors stop, bad lines are returned beside the good ones.
-pub fn read_all(r: impl BufRead) -> std::io::Result<(Vec<InputDoc>, Vec<LineError>)> {
-    let mut docs = Vec::new();
-    let mut errors = Vec::new();
-    for line in Lines::new(r) {
-        match line?.map(|(n, s)| parse_line(n, &s)) {
-            Ok(Some(Ok(d))) => docs.push(d),
-            Ok(Some(Err(e))) | Err(e) => errors.push(e),
-            Ok(None) => {}
-        }
-    }
-    Ok((docs, errors))
+/// The documents of an NDJSON stream, read as they are asked for: each good line as an
+/// [`InputDoc`], each bad one as the [`LineError`] naming it; blank lines are skipped and
+/// only I/O errors stop.
+pub fn docs(r: impl BufRead) -> impl Iterator<Item = std::io::Result<Result<InputDoc, LineError>>> {
+    Lines::new(r).filter_map(|line| match line {
+        Err(e) => Some(Err(e)),
+        Ok(Err(e)) => Some(Ok(Err(e))),
+        Ok(Ok((n, s))) => parse_line(n, &s).map(Ok),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_all(r: impl BufRead) -> std::io::Result<(Vec<InputDoc>, Vec<LineError>)> {
+        let (mut good, mut errors) = (Vec::new(), Vec::new());
+        for doc in docs(r) {
+            match doc? {
+                Ok(d) => good.push(d),
+                Err(e) => errors.push(e),
+            }
+        }
+        Ok((good, errors))
+    }
 
     #[test]
     fn good_and_bad_lines() {

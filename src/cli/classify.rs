@@ -35,6 +35,9 @@ pub struct Args {
     pub model: Option<String>,
 }
 
+/// Lines of `--input` classified at a time.
+const CHUNK: usize = 4096;
+
 /// Runs `classify`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let models = args.models.clone().unwrap_or_else(models_dir);
@@ -67,10 +70,6 @@ fn classify_file(
             std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?,
         ))
     };
-    let (docs, errors) = input::read_all(reader).with_context(|| format!("{name}: cannot read"))?;
-    for e in &errors {
-        eprintln!("error: {name}:{e}");
-    }
     let sink: Box<dyn Write> = match output {
         Some(o) => Box::new(
             std::fs::File::create(o).with_context(|| format!("{}: cannot create", o.display()))?,
@@ -78,26 +77,42 @@ fn classify_file(
         None => Box::new(std::io::stdout().lock()),
     };
     let mut sink = std::io::BufWriter::new(sink);
-    for chunk in docs.chunks(4096) {
+    // Streamed a chunk at a time, so that memory stays flat however long the input and
+    // the answers of a chunk are out before the next is read.
+    let mut docs = input::docs(reader);
+    let (mut classified, mut malformed) = (0usize, 0usize);
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for doc in docs.by_ref() {
+            match doc.with_context(|| format!("{name}: cannot read"))? {
+                Ok(d) => chunk.push(d),
+                Err(e) => {
+                    eprintln!("error: {name}:{e}");
+                    malformed += 1;
+                }
+            }
+            if chunk.len() == CHUNK {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
         let batch: Vec<Doc<'_>> = chunk.iter().map(input::InputDoc::doc).collect();
         let results = classifier.classify_batch(&batch)?;
         for (d, r) in chunk.iter().zip(results) {
             serde_json::to_writer(&mut sink, &r.to_json(&d.id))?;
             sink.write_all(b"\n")?;
         }
+        sink.flush()?;
+        classified += chunk.len();
     }
-    sink.flush()?;
     ctx.note(format!(
-        "classified {} line(s), {} malformed ({})",
-        docs.len(),
-        errors.len(),
+        "classified {classified} line(s), {malformed} malformed ({})",
         classifier.name()
     ));
-    if !errors.is_empty() {
-        anyhow::bail!(
-            "{name}: {} malformed line(s) were not classified (listed above)",
-            errors.len()
-        );
+    if malformed > 0 {
+        anyhow::bail!("{name}: {malformed} malformed line(s) were not classified (listed above)");
     }
     Ok(())
 }
