@@ -57,7 +57,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Writes `df` to `path` as Parquet atomically ([`write_parquet_file_atomic`]).
+/// Writes `df` to `path` as Parquet atomically (`write_parquet_file_atomic`).
 pub fn write_parquet_atomic(
     path: &Path,
     df: &mut DataFrame,
@@ -404,7 +404,7 @@ impl Store {
     }
 
     /// Writes one batch of complaints of `source`, one file per year partition, each
-    /// atomically ([`write_part_atomic`]), compressed as `compression` says. Part names are
+    /// atomically (`write_part_atomic`), compressed as `compression` says. Part names are
     /// derived from the file fingerprint and batch number, so a re-run after a kill rewrites
     /// the same names instead of adding new ones. Returns each part file written with its
     /// rows.
