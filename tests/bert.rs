@@ -5,7 +5,7 @@
 
 mod util;
 
-use util::{Dir, repo, shared};
+use util::{Dir, TWINS, repo, shared};
 use walletwatch::classify::bert::{Embedder, model_config};
 
 fn cosine(a: &[f32], b: &[f64]) -> f64 {
@@ -143,8 +143,7 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     let run = |extra: &[&str]| classify_auto(&d, &input, extra);
     let ev = |l: &serde_json::Value| l["evidence"].to_string();
 
-    // models/bert/models.toml: e5 for English, the rules for Chinese and the rest (no
-    // fallback: the rules alone answer a Chinese complaint).
+    // models/bert/models.toml: e5 for English and Chinese, the rules for the rest.
     let lines = run(&[]);
     assert_eq!(lines.len(), 4);
     assert!(
@@ -156,8 +155,29 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     assert_eq!(lines[3]["primary_category"], "data_leak", "{}", lines[3]);
     let name = lines[0]["classifier"].as_str().unwrap();
     assert!(
-        name.starts_with("auto(en: bert:multilingual-e5-small")
+        name.contains("en: bert:multilingual-e5-small")
+            && name.contains("zh: bert:multilingual-e5-small")
             && !name.contains("when the rules give no category"),
+        "{name}"
+    );
+    for l in &lines[..2] {
+        assert_eq!(l["primary_category"], "fraud", "{l}");
+        assert!(ev(l).contains("\"by\":\"bert\""), "{}", ev(l));
+    }
+    // A language no model is trusted for goes to the rules, and the evidence says so even
+    // when nothing matched.
+    assert!(
+        ev(&lines[2]).contains("auto: rules decided (language "),
+        "{}",
+        ev(&lines[2])
+    );
+
+    // --model minilm: MiniLM for English, which it alone is trusted for; Chinese goes to
+    // the rules, and the evidence shows what they found.
+    let lines = run(&["--model", "minilm"]);
+    let name = lines[0]["classifier"].as_str().unwrap();
+    assert!(
+        name.starts_with("auto(en: bert:all-MiniLM-L6-v2") && !name.contains("zh: bert"),
         "{name}"
     );
     for l in &lines[..2] {
@@ -174,27 +194,6 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
         ev(&lines[1])
     );
     assert!(ev(&lines[1]).contains("钓鱼链接"), "{}", ev(&lines[1]));
-    // A language no model is trusted for goes to the rules, and the evidence says so even
-    // when nothing matched.
-    assert!(
-        ev(&lines[2]).contains("auto: rules decided (language "),
-        "{}",
-        ev(&lines[2])
-    );
-
-    // --model e5: multilingual-e5-small for both English and Chinese.
-    let lines = run(&["--model", "e5"]);
-    let name = lines[0]["classifier"].as_str().unwrap();
-    assert!(
-        name.contains("en: bert:multilingual-e5-small")
-            && name.contains("zh: bert:multilingual-e5-small")
-            && !name.contains("when the rules give no category"),
-        "{name}"
-    );
-    for l in &lines[..2] {
-        assert_eq!(l["primary_category"], "fraud", "{l}");
-        assert!(ev(l).contains("\"by\":\"bert\""), "{}", ev(l));
-    }
     assert!(
         ev(&lines[2]).contains("auto: rules decided"),
         "{}",
@@ -203,8 +202,41 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
 }
 
 #[test]
+fn auto_gives_chinese_and_english_twins_the_same_category() {
+    // The parity requirement, the reason auto sends Chinese to e5 as well as
+    // English (models/bert/models.toml): the same complaint in both languages, one model.
+    let d = Dir::new();
+    let body: String = TWINS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, zh, en))| {
+            [
+                serde_json::json!({"id": format!("zh{i}"), "text": zh}),
+                serde_json::json!({"id": format!("en{i}"), "text": en}),
+            ]
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let input = d.write("twins.ndjson", body);
+    let lines = classify_auto(&d, &input, &[]);
+    assert_eq!(lines.len(), 2 * TWINS.len());
+    for (i, (want, zh, en)) in TWINS.iter().enumerate() {
+        let (z, e) = (&lines[2 * i], &lines[2 * i + 1]);
+        assert_eq!(z["primary_category"], *want, "{zh}: {z}");
+        assert_eq!(e["primary_category"], *want, "{en}: {e}");
+        for l in [z, e] {
+            assert!(
+                l["evidence"].to_string().contains("multilingual-e5-small"),
+                "{l}"
+            );
+        }
+    }
+}
+
+#[test]
 fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
-    // [auto_fallback] zh = "e5" in models/bert/models.toml (none is shipped): Chinese
+    // [auto_fallback] zh = "e5" in models/bert/models.toml (none is shipped; e5 decides
+    // Chinese outright there), with the rules deciding Chinese: Chinese
     // complaints the rules give no category go to multilingual-e5-small, which decides only
     // where it is sure; the same whether auto has e5 loaded for English already or loads
     // it at the first such complaint (English on MiniLM).
@@ -222,8 +254,13 @@ fn auto_asks_e5_where_the_rules_give_a_chinese_complaint_no_category() {
         ),
     );
     for english in ["e5", "minilm"] {
+        // Chinese moved from [auto] (shipped: e5 decides it) to [auto_fallback].
         let models = models_copy(&d, |shipped| {
-            shipped.replace("en = \"e5\"", &format!("en = \"{english}\"")) + "zh = \"e5\"\n"
+            assert!(shipped.contains("\nzh = \"e5\"\n"), "{shipped}");
+            shipped
+                .replace("en = \"e5\"", &format!("en = \"{english}\""))
+                .replace("\nzh = \"e5\"\n", "\n")
+                + "zh = \"e5\"\n"
         });
         let lines = classify_auto(&d, &input, &["--models", models.to_str().unwrap()]);
         let ev = |l: &serde_json::Value| l["evidence"].to_string();
@@ -389,7 +426,7 @@ fn an_unknown_model_is_named_with_the_known_ones() {
 #[test]
 fn a_fallback_that_cannot_apply_is_refused_at_start() {
     // A copy of models/ whose [auto_fallback] names a language that already has a model,
-    // then a model that is not trusted for the language.
+    // then (Chinese taken out of [auto]) a model that is not trusted for the language.
     let d = Dir::new();
     let input = d.write("in.ndjson", "{\"id\":\"1\",\"text\":\"钱没了\"}\n");
     for (fallback, want) in [
@@ -402,7 +439,14 @@ fn a_fallback_that_cannot_apply_is_refused_at_start() {
             "auto: all-MiniLM-L6-v2 is set for language zh, but its config trusts it for en only",
         ),
     ] {
-        let models = models_copy(&d, |shipped| format!("{shipped}{fallback}\n"));
+        let models = models_copy(&d, |shipped| {
+            let shipped = if fallback.starts_with("zh") {
+                shipped.replace("\nzh = \"e5\"\n", "\n")
+            } else {
+                shipped.to_string()
+            };
+            format!("{shipped}{fallback}\n")
+        });
         let err = d.fails(
             &[
                 "classify",

@@ -7,7 +7,7 @@ mod util;
 use std::collections::HashMap;
 use std::path::Path;
 
-use util::{Dir, read_csv, repo, shared};
+use util::{Dir, TWINS, read_csv, repo, shared};
 
 /// Runs `classify --input` on NDJSON lines; returns id → (categories, primary).
 fn classify_lines(d: &Dir, lines: &[serde_json::Value]) -> HashMap<String, (Vec<String>, String)> {
@@ -39,40 +39,6 @@ fn classify_lines(d: &Dir, lines: &[serde_json::Value]) -> HashMap<String, (Vec<
         })
         .collect()
 }
-
-/// Realistic complaints, each in Chinese and in English, with the category both must get.
-const TWINS: &[(&str, &str, &str)] = &[
-    (
-        "fraud",
-        "收到短信说我的支付宝账户异常，点开钓鱼链接输入了密码，被骗走3000元。",
-        "A text said my PayPal account was locked; I opened the phishing link, typed my password and was scammed out of $3,000.",
-    ),
-    (
-        "fraud",
-        "有人冒充客服打电话，说要关闭百万保障，让我把钱转到安全账户。",
-        "A man pretending to be Cash App customer service told me to move my money to a safe account.",
-    ),
-    (
-        "fund_security",
-        "微信支付把我的零钱冻结了，3万元无法提现已经两个月。",
-        "Venmo froze my account and is holding my funds; I cannot withdraw $3,000 for two months.",
-    ),
-    (
-        "account_takeover",
-        "我的支付宝账号被盗了，有人在陌生设备上登录并修改了密码。",
-        "My PayPal account was hacked: someone logged in from an unknown device and changed my password.",
-    ),
-    (
-        "data_leak",
-        "实名认证后我的身份证信息泄露了，有人用我的身份开了账户。",
-        "After I verified my identity, my personal information was leaked and someone opened an account in my name.",
-    ),
-    (
-        "failed_transaction",
-        "我用微信转账给房东5000元，显示成功但对方一直未到账。",
-        "I sent my landlord $500 with Zelle; it shows as sent but it never arrived and is still pending.",
-    ),
-];
 
 #[test]
 fn chinese_and_english_twins_get_the_same_categories() {
