@@ -35,15 +35,23 @@ pub struct Args {
     pub model: Option<String>,
 }
 
-/// Lines of `--input` classified at a time.
+/// Lines of `--input` classified at a time by the rules, and by a model (smaller, so that
+/// the progress bar moves every few seconds; still eight of its batches to sort by length).
 const CHUNK: usize = 4096;
+const MODEL_CHUNK: usize = 256;
 
 /// Runs `classify`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let models = args.models.clone().unwrap_or_else(models_dir);
     let classifier = build_classifier(args.classifier, &models, args.model.as_deref())?;
     match &args.input {
-        Some(path) => classify_file(ctx, &*classifier, path, args.output.as_ref()),
+        Some(path) => {
+            let chunk = match args.classifier {
+                ClassifierKind::Rules => CHUNK,
+                ClassifierKind::Bert | ClassifierKind::Auto => MODEL_CHUNK,
+            };
+            classify_file(ctx, &*classifier, path, args.output.as_ref(), chunk)
+        }
         None => {
             let store = Store::open(&ctx.store)?;
             let total = store.complaint_files()?.len() as u64;
@@ -61,14 +69,20 @@ fn classify_file(
     classifier: &dyn Classifier,
     path: &PathBuf,
     output: Option<&PathBuf>,
+    chunk_len: usize,
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
-    let reader: Box<dyn BufRead> = if name == "-" {
-        Box::new(std::io::stdin().lock())
+    // A file's bytes read show on a terminal; standard input has no length to show.
+    let (reader, bar): (Box<dyn BufRead>, _) = if name == "-" {
+        (
+            Box::new(std::io::stdin().lock()),
+            indicatif::ProgressBar::hidden(),
+        )
     } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?,
-        ))
+        let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = crate::progress::bar(len, !ctx.quiet, "classify");
+        (Box::new(std::io::BufReader::new(bar.wrap_read(file))), bar)
     };
     let sink: Box<dyn Write> = match output {
         Some(o) => Box::new(
@@ -82,16 +96,16 @@ fn classify_file(
     let mut docs = input::docs(reader);
     let (mut classified, mut malformed) = (0usize, 0usize);
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk = Vec::with_capacity(chunk_len);
         for doc in docs.by_ref() {
             match doc.with_context(|| format!("{name}: cannot read"))? {
                 Ok(d) => chunk.push(d),
                 Err(e) => {
-                    eprintln!("error: {name}:{e}");
+                    bar.suspend(|| eprintln!("error: {name}:{e}"));
                     malformed += 1;
                 }
             }
-            if chunk.len() == CHUNK {
+            if chunk.len() == chunk_len {
                 break;
             }
         }
@@ -107,6 +121,7 @@ fn classify_file(
         sink.flush()?;
         classified += chunk.len();
     }
+    bar.finish_and_clear();
     ctx.note(format!(
         "classified {classified} line(s), {malformed} malformed ({})",
         classifier.name()
