@@ -169,6 +169,54 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
 }
 
 #[test]
+fn a_pipe_fed_one_complaint_at_a_time_gets_each_answer_before_sending_the_next() {
+    use std::io::{BufRead, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let d = Dir::new();
+    let mut child = d
+        .cmd(&["classify", "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut answers = std::io::BufReader::new(child.stdout.take().unwrap());
+    // Only a guard against hanging: if no answer comes while the input stays open, the
+    // child is stopped after ten minutes and the read below sees the end.
+    let (done, pid) = (Arc::new(AtomicBool::new(false)), child.id());
+    let watch = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        if !watch.load(Ordering::SeqCst) {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+    });
+    for (i, (want, zh, en)) in TWINS.iter().take(3).enumerate() {
+        for text in [zh, en] {
+            writeln!(stdin, "{}", serde_json::json!({"id": i, "text": text})).unwrap();
+            stdin.flush().unwrap();
+            let mut line = String::new();
+            answers.read_line(&mut line).unwrap();
+            assert!(
+                !line.is_empty(),
+                "no answer to {text:?} while the input stayed open"
+            );
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(
+                (v["id"].as_u64(), v["primary_category"].as_str()),
+                (Some(i as u64), Some(*want))
+            );
+        }
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    done.store(true, Ordering::SeqCst);
+}
+
+#[test]
 fn eval_reads_a_labelled_file_saved_on_windows_and_names_a_line_that_is_not_utf8() {
     let d = Dir::new();
     // A byte-order mark and CRLF ends: still NDJSON, every line read.

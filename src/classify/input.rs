@@ -139,21 +139,51 @@ impl<R: BufRead> Iterator for Lines<R> {
 /// The documents of an NDJSON stream, read as they are asked for: each good line as an
 /// [`InputDoc`], each bad one as the [`LineError`] naming it; blank lines are skipped and
 /// only I/O errors stop.
-pub fn docs(r: impl BufRead) -> impl Iterator<Item = std::io::Result<Result<InputDoc, LineError>>> {
-    Lines::new(r).filter_map(|line| match line {
-        Err(e) => Some(Err(e)),
-        Ok(Err(e)) => Some(Ok(Err(e))),
-        Ok(Ok((n, s))) => parse_line(n, &s).map(Ok),
-    })
+pub struct Docs<R> {
+    lines: Lines<std::io::BufReader<R>>,
+}
+
+impl<R: std::io::Read> Docs<R> {
+    /// Documents of `r`, read `capacity` bytes at most at a time.
+    pub fn new(r: R, capacity: usize) -> Self {
+        Self {
+            lines: Lines::new(std::io::BufReader::with_capacity(capacity, r)),
+        }
+    }
+
+    /// Whether every byte read from the source so far has been handed out, so that the
+    /// next document waits on the source (a pipe that has nothing more yet, say).
+    pub fn drained(&self) -> bool {
+        self.lines.r.buffer().is_empty()
+    }
+}
+
+impl<R: std::io::Read> Iterator for Docs<R> {
+    type Item = std::io::Result<Result<InputDoc, LineError>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.lines.next()? {
+                Err(e) => return Some(Err(e)),
+                Ok(Err(e)) => return Some(Ok(Err(e))),
+                Ok(Ok((n, s))) => {
+                    if let Some(doc) = parse_line(n, &s) {
+                        return Some(Ok(doc));
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn read_all(r: impl BufRead) -> std::io::Result<(Vec<InputDoc>, Vec<LineError>)> {
+    fn read_all(r: &[u8]) -> std::io::Result<(Vec<InputDoc>, Vec<LineError>)> {
         let (mut good, mut errors) = (Vec::new(), Vec::new());
-        for doc in docs(r) {
+        // A small buffer, so that lines cross its refills.
+        for doc in Docs::new(r, 7) {
             match doc? {
                 Ok(d) => good.push(d),
                 Err(e) => errors.push(e),

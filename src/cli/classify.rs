@@ -1,6 +1,6 @@
 //! `walletwatch classify`: classify the store, or NDJSON lines from a file.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -39,6 +39,8 @@ pub struct Args {
 /// the progress bar moves every few seconds; still eight of its batches to sort by length).
 const CHUNK: usize = 4096;
 const MODEL_CHUNK: usize = 256;
+/// Bytes of `--input` read at a time (a few thousand complaints of a file).
+const READ_BYTES: usize = 4 << 20;
 
 /// Runs `classify`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
@@ -73,16 +75,13 @@ fn classify_file(
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
     // A file's bytes read show on a terminal; standard input has no length to show.
-    let (reader, bar): (Box<dyn BufRead>, _) = if name == "-" {
-        (
-            Box::new(std::io::stdin().lock()),
-            indicatif::ProgressBar::hidden(),
-        )
+    let (source, bar): (Box<dyn std::io::Read>, _) = if name == "-" {
+        (Box::new(std::io::stdin()), indicatif::ProgressBar::hidden())
     } else {
         let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let bar = crate::progress::bar(len, !ctx.quiet, "classify");
-        (Box::new(std::io::BufReader::new(bar.wrap_read(file))), bar)
+        (Box::new(bar.wrap_read(file)), bar)
     };
     let sink: Box<dyn Write> = match output {
         Some(o) => Box::new(
@@ -92,12 +91,16 @@ fn classify_file(
     };
     let mut sink = std::io::BufWriter::new(sink);
     // Streamed a chunk at a time, so that memory stays flat however long the input and
-    // the answers of a chunk are out before the next is read.
-    let mut docs = input::docs(reader);
+    // the answers of a chunk are out before the next is read. A chunk also ends where the
+    // lines read so far run out: a pipe fed a complaint at a time gets each answer before
+    // it sends the next.
+    let mut docs = input::Docs::new(source, READ_BYTES);
     let (mut classified, mut malformed) = (0usize, 0usize);
-    loop {
+    let mut more = true;
+    while more {
         let mut chunk = Vec::with_capacity(chunk_len);
-        for doc in docs.by_ref() {
+        more = false;
+        while let Some(doc) = docs.next() {
             match doc.with_context(|| format!("{name}: cannot read"))? {
                 Ok(d) => chunk.push(d),
                 Err(e) => {
@@ -105,12 +108,13 @@ fn classify_file(
                     malformed += 1;
                 }
             }
-            if chunk.len() == chunk_len {
+            if chunk.len() == chunk_len || (!chunk.is_empty() && docs.drained()) {
+                more = true;
                 break;
             }
         }
         if chunk.is_empty() {
-            break;
+            continue;
         }
         let batch: Vec<Doc<'_>> = chunk.iter().map(input::InputDoc::doc).collect();
         let results = classifier.classify_batch(&batch)?;
