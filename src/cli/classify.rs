@@ -96,10 +96,9 @@ fn classify_file(
     // it sends the next.
     let mut docs = input::Docs::new(source, READ_BYTES);
     let (mut classified, mut malformed) = (0usize, 0usize);
-    let mut more = true;
-    while more {
+    loop {
         let mut chunk = Vec::with_capacity(chunk_len);
-        more = false;
+        let mut end = true;
         while let Some(doc) = docs.next() {
             match doc.with_context(|| format!("{name}: cannot read"))? {
                 Ok(d) => chunk.push(d),
@@ -109,12 +108,12 @@ fn classify_file(
                 }
             }
             if chunk.len() == chunk_len || (!chunk.is_empty() && docs.drained()) {
-                more = true;
+                end = false;
                 break;
             }
         }
         if chunk.is_empty() {
-            continue;
+            break; // only at the end: a chunk cut short holds a document
         }
         let batch: Vec<Doc<'_>> = chunk.iter().map(input::InputDoc::doc).collect();
         let results = classifier.classify_batch(&batch)?;
@@ -124,6 +123,9 @@ fn classify_file(
         }
         sink.flush()?;
         classified += chunk.len();
+        if end {
+            break;
+        }
     }
     bar.finish_and_clear();
     ctx.note(format!(
