@@ -37,6 +37,24 @@ pub struct LineError {
     pub message: String,
 }
 
+/// The `id` of a line's object, which must be a string or a number (else what is wrong):
+/// the one check of `classify --input`, labelled files and `eval --predictions`.
+pub fn json_id(
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> Result<&serde_json::Value, &'static str> {
+    match obj.get("id") {
+        Some(v @ (serde_json::Value::String(_) | serde_json::Value::Number(_))) => Ok(v),
+        Some(_) => Err("`id` must be a string or a number"),
+        None => Err("no `id`"),
+    }
+}
+
+/// The text an `id` is matched by: a string as it is, a number as written (`7` and `"7"`
+/// are the same document), so labels and answers key their documents alike.
+pub fn id_key(id: &serde_json::Value) -> String {
+    id.as_str().map_or_else(|| id.to_string(), str::to_string)
+}
+
 /// Parses one line (`None` for blank lines).
 pub fn parse_line(line: u64, s: &str) -> Option<Result<InputDoc, LineError>> {
     let s = s.trim();
@@ -51,10 +69,9 @@ pub fn parse_line(line: u64, s: &str) -> Option<Result<InputDoc, LineError>> {
     let Some(obj) = v.as_object() else {
         return bad("not a JSON object".into());
     };
-    let id = match obj.get("id") {
-        Some(v @ (serde_json::Value::String(_) | serde_json::Value::Number(_))) => v.clone(),
-        Some(_) => return bad("`id` must be a string or a number".into()),
-        None => return bad("no `id`".into()),
+    let id = match json_id(obj) {
+        Ok(v) => v.clone(),
+        Err(e) => return bad(e.into()),
     };
     let text = match obj.get("text") {
         Some(serde_json::Value::String(t)) => t.clone(),

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::Category;
-use super::input::{Lines, parse_line};
+use super::input::{Lines, id_key, parse_line};
 
 /// A labelled document.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +127,7 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
                 && let Some(id) = v.get("id")
             {
-                ids.insert(id.as_str().map_or_else(|| id.to_string(), str::to_string));
+                ids.insert(id_key(id));
             }
         }
         return Ok(ids);
@@ -174,10 +174,7 @@ fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
         if cats.is_empty() {
             cats.push(Category::Other);
         }
-        let id = match &doc.id {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let id = id_key(&doc.id);
         if doc.text.trim().is_empty() && doc.title.is_none() {
             set.empty += 1;
             continue;

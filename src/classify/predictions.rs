@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 
+use super::input::{id_key, json_id};
 use super::labels::LabelledDoc;
 use super::{Category, Classification};
 
@@ -39,12 +40,7 @@ struct Answer {
 fn parse_answer(line: usize, s: &str) -> Result<Answer, String> {
     let v: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))?;
     let obj = v.as_object().ok_or("not a JSON object")?;
-    let id = match obj.get("id") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        Some(_) => return Err("`id` must be a string or a number".into()),
-        None => return Err("no `id`".into()),
-    };
+    let id = id_key(json_id(obj)?);
     let category = |v: &serde_json::Value| -> Result<Category, String> {
         let s = v.as_str().ok_or("categories are strings")?;
         Category::parse(s).ok_or_else(|| {
