@@ -24,6 +24,9 @@ pub struct TrainData {
     pub l2: Option<f32>,
     /// Epochs, overriding the model config's `head_epochs`.
     pub epochs: Option<usize>,
+    /// Where to write the cross-validated answers, one `classify --input` line per labelled
+    /// document (for `eval --predictions`, or to combine models' answers).
+    pub cv_predictions: Option<PathBuf>,
 }
 
 /// Trains and writes the head; returns a summary.
@@ -143,6 +146,14 @@ pub fn train(
             .collect()
     });
     let shipped = cv_pair.as_ref().unwrap_or(&cv_pred);
+    if let Some(path) = &extra.cv_predictions {
+        write_cv_predictions(path, &docs, shipped)?;
+        note(format!(
+            "{} cross-validated answers written to {}",
+            docs.len(),
+            path.display()
+        ));
+    }
     let mut dev_scores = serde_json::Map::new();
     let mut summary = String::new();
     for (fi, (name, _)) in data.iter().enumerate() {
@@ -216,6 +227,22 @@ pub fn train(
         ));
     }
     Ok(summary)
+}
+
+/// Writes each document's cross-validated answer as a `classify --input` line, in input
+/// order; the id as the labelled file keys it (`eval --predictions` matches `7` and `"7"`).
+fn write_cv_predictions(
+    path: &Path,
+    docs: &[(usize, LabelledDoc)],
+    answers: &[Classification],
+) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    for ((_, d), c) in docs.iter().zip(answers) {
+        serde_json::to_writer(&mut out, &c.to_json(&serde_json::Value::from(d.id.as_str())))?;
+        out.push(b'\n');
+    }
+    crate::store::write_atomic(path, &out)?;
+    Ok(())
 }
 
 /// k-fold cross-validated predictions, folds by a hash of the id (stable across runs).

@@ -43,6 +43,11 @@ pub struct Args {
     /// Train the head on the embedding alone, without the rules' six scores after it.
     #[arg(long)]
     pub no_rules_features: bool,
+    /// Also write the cross-validated answers, one `classify --input` line per labelled
+    /// document, to FILE: score them with `eval --predictions` (add `--errors` to read the
+    /// misses).
+    #[arg(long, value_name = "FILE")]
+    pub cv_predictions: Option<PathBuf>,
 }
 
 /// Runs `train`.
@@ -73,6 +78,7 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
         model: args.model.clone(),
         l2: args.l2,
         epochs: args.epochs,
+        cv_predictions: args.cv_predictions.clone(),
         ..Default::default()
     };
     /// The held-out test split, when it sits beside the checkout.
