@@ -118,6 +118,8 @@ def main():
     labels_file, key, check, read = SETS[name]
     source = {k: (c, t, x) for k, c, t, x in read(shared)}
     labels_path = os.path.join(root, "data", "labels", labels_file)
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)  # data/labels/joined/ is not committed
     n = 0
     with open(labels_path, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as w:
         for lineno, line in enumerate(f, 1):

@@ -337,6 +337,73 @@ fn train_refuses_the_test_split() {
 }
 
 #[test]
+fn train_writes_its_cross_validated_answers_and_eval_scores_them_as_train_reported() {
+    // `train --cv-predictions` on a copy of models/ (the shipped heads stay untouched): one
+    // answer per labelled document, and `eval --predictions` gives the macro-F1 that
+    // `train` printed for that file.
+    let d = Dir::new();
+    let models = models_copy(&d, str::to_string);
+    let labelled = repo("data/labels/written_en.ndjson");
+    let cv = d.path().join("cv.ndjson");
+    let out = d.ok(&[
+        "train",
+        "--models",
+        models.to_str().unwrap(),
+        "--input",
+        labelled.to_str().unwrap(),
+        "--input",
+        repo("data/labels/more_en.ndjson").to_str().unwrap(),
+        "--cv-predictions",
+        cv.to_str().unwrap(),
+    ]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(labelled.to_str().unwrap()))
+        .unwrap_or_else(|| panic!("no line for written_en in {out}"));
+    let reported = line
+        .split("cross-validated macro-F1 ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("{line}"));
+    let answers: Vec<serde_json::Value> = std::fs::read_to_string(&cv)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 30 + 28, "one answer per labelled document");
+    assert!(
+        answers
+            .iter()
+            .all(|a| a["scores"].as_object().unwrap().len() == 6
+                && a["categories"].as_array().is_some_and(|c| !c.is_empty()))
+    );
+    let report = d.ok(&[
+        "eval",
+        "--input",
+        labelled.to_str().unwrap(),
+        "--predictions",
+        cv.to_str().unwrap(),
+        "--json",
+        "--bootstrap",
+        "0",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        format!("{:.3}", r["macro_f1"].as_f64().unwrap()),
+        reported,
+        "{report}"
+    );
+    assert_eq!(r["documents"], 30);
+    for head in ["minilm-head.json", "minilm-plain-head.json"] {
+        assert_ne!(
+            std::fs::read(models.join("head").join(head)).unwrap(),
+            std::fs::read(repo("models/head").join(head)).unwrap(),
+            "{head}: trained into the copy, not the repository"
+        );
+    }
+}
+
+#[test]
 fn the_shipped_heads_stack_the_current_rules_scores_after_the_embedding() {
     use walletwatch::classify::Classifier;
     let rules = walletwatch::classify::rules::Rules::load(&repo("models/rules")).unwrap();

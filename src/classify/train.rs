@@ -238,7 +238,10 @@ fn write_cv_predictions(
 ) -> anyhow::Result<()> {
     let mut out = Vec::new();
     for ((_, d), c) in docs.iter().zip(answers) {
-        serde_json::to_writer(&mut out, &c.to_json(&serde_json::Value::from(d.id.as_str())))?;
+        serde_json::to_writer(
+            &mut out,
+            &c.to_json(&serde_json::Value::from(d.id.as_str())),
+        )?;
         out.push(b'\n');
     }
     crate::store::write_atomic(path, &out)?;
