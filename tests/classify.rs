@@ -731,3 +731,46 @@ fn a_reader_of_the_narratives_is_scored_against_the_cfpb_issue() {
         "{accuracy} vs {agree}/247"
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_eval_quietly() {
+    // `walletwatch eval --errors … | head`: the misses run to hundreds of kilobytes; once
+    // the reader has what it wants and closes the pipe, eval stops with exit code 0 and no
+    // panic on stderr (it used to abort on "failed printing to stdout").
+    use std::io::BufRead;
+    let d = Dir::new();
+    let mut labelled = String::new();
+    for i in 0..3000 {
+        // Phishing complaints labelled `service`: every one is a miss to print.
+        let text = format!(
+            "Complaint {i}: someone claiming to be PayPal support sent me a phishing link and I lost $400 to the scam; the merchant still has not answered my emails about it."
+        );
+        labelled.push_str(
+            &serde_json::json!({"id": i, "text": text, "labels": ["service"]}).to_string(),
+        );
+        labelled.push('\n');
+    }
+    let input = d.write("labelled.ndjson", labelled);
+    let mut child = d
+        .cmd(&[
+            "eval",
+            "--input",
+            input.to_str().unwrap(),
+            "--errors",
+            "--bootstrap",
+            "0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("classifier: rules"), "{first}");
+    drop(out);
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{:?}: {stderr}", done.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -60,7 +60,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             let bar = crate::progress::counter(total, !ctx.quiet, "classify", "part files");
             let counts = classify_store(&store, &*classifier, &|_| bar.inc(1))?;
             bar.finish_and_clear();
-            println!("{counts} ({})", classifier.name());
+            outln!("{counts} ({})", classifier.name())?;
             Ok(())
         }
     }

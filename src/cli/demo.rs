@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             fingerprint: None,
         };
         let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
-        println!("ingest {}: {counts}", path.display());
+        outln!("ingest {}: {counts}", path.display())?;
         lines.push(format!(
             "| `{}` | {} | {} | {} | {} |",
             path.display(),
@@ -69,11 +69,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         total += counts;
     }
     let classified = crate::classify::table::classify_store(&store, &*rules, &|_| {})?;
-    println!("classify: {classified} ({})", rules.name());
+    outln!("classify: {classified} ({})", rules.name())?;
     let detect_opts = crate::detect::DetectOptions::new(&super::models_dir(), &data);
     let det =
         super::detect::detect_store(ctx, &store, &detect_opts, Some(&args.out.join("detect")))?;
-    println!("detect: {}", super::detect::summary(&det));
+    outln!("detect: {}", super::detect::summary(&det))?;
     let csv_path = args.out.join("complaints.csv");
     let rows = export(
         &store,
@@ -92,11 +92,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut summary = summary(&store, &lines, total, &category_counts(&store)?)?;
     summary.push_str(&campaign_summary(&det));
     let index = super::report::write(ctx, &store, &args.out, None)?;
-    println!("report: {}", index.display());
+    outln!("report: {}", index.display())?;
     let summary_path = args.out.join("summary.md");
     crate::store::write_atomic(&summary_path, summary.as_bytes())?;
-    println!("exported {rows} complaints to {}", csv_path.display());
-    println!("summary: {}", summary_path.display());
+    outln!("exported {rows} complaints to {}", csv_path.display())?;
+    outln!("summary: {}", summary_path.display())?;
     ctx.note(format!(
         "store: {} (query it with DuckDB, see README)",
         store_dir.display()

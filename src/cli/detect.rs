@@ -91,7 +91,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let opts = options(&args);
     let store = Store::open(&ctx.store)?;
     let det = detect_store(ctx, &store, &opts, args.out.as_deref())?;
-    println!("{}", summary(&det));
+    outln!("{}", summary(&det))?;
     let times: Vec<String> = det
         .timings
         .iter()

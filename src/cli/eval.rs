@@ -92,14 +92,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         report.intervals = Some(bootstrap(&set.docs, &preds, args.bootstrap, 0.95));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", report.to_markdown());
+        out!("{}", report.to_markdown())?;
     }
     if args.errors {
         for (d, p) in set.docs.iter().zip(&preds) {
             if !d.labels.contains(&p.primary_category) {
-                println!(
+                outln!(
                     "{}\tgold={}\tpredicted={}\t{}\t{}",
                     d.id,
                     d.labels
@@ -118,7 +118,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                         .take(160)
                         .collect::<String>()
                         .replace('\n', " ")
-                );
+                )?;
             }
         }
     }

@@ -137,7 +137,7 @@ fn run_forum(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         };
         forum::crawl(&store, &ctx.providers, &profile, &opts, &ingest_opts)?
     };
-    println!("{}: {}", profile.name, report.counts);
+    outln!("{}: {}", profile.name, report.counts)?;
     if replay {
         ctx.note(format!(
             "  {} archived post page(s) re-parsed offline",
@@ -205,7 +205,7 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
             fingerprint: None,
         };
         let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
-        println!("{}: {counts}", path.display());
+        outln!("{}: {counts}", path.display())?;
         if counts.quarantined > 0 {
             ctx.note(format!(
                 "  {} row(s) quarantined with their line and reason in {}",
@@ -216,7 +216,7 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         total += counts;
     }
     if files.len() > 1 {
-        println!("total: {total}");
+        outln!("total: {total}")?;
     }
     Ok(())
 }

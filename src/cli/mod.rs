@@ -1,5 +1,21 @@
 //! Command line: parses arguments and calls the stages. One file per command.
 
+/// `print!`/`println!` to standard output that return the write's error instead of
+/// panicking: a reader that closes the pipe early (`walletwatch eval … | head`) ends the
+/// command quietly with exit code 0 ([`main`] treats a broken pipe as success).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod classify;
 mod demo;
 mod detect;

@@ -21,7 +21,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = Store::open(&ctx.store)?;
     let results = rebuild(&store, &ctx.providers, !ctx.quiet, args.parts.compression)?;
     for (origin, counts) in &results {
-        println!("{origin}: {counts}");
+        outln!("{origin}: {counts}")?;
     }
     if results.is_empty() {
         ctx.note("the raw layer is empty: ingest something first");

@@ -77,6 +77,6 @@ fn read_spikes(store: &Store) -> Vec<(String, String, chrono::NaiveDate)> {
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let store = Store::open(&ctx.store)?;
     let index = write(ctx, &store, &args.out, args.config.as_deref())?;
-    println!("report: {}", index.display());
+    outln!("report: {}", index.display())?;
     Ok(())
 }

@@ -103,7 +103,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let store_dir = cfg.store.as_deref().map_or_else(|| ctx.store.clone(), &rel);
     let store = Store::open(&store_dir)?;
-    println!("store: {}", store_dir.display());
+    outln!("store: {}", store_dir.display())?;
 
     let kind = match &cfg.classify.classifier {
         Some(name) => ClassifierKind::from_str(name, true).map_err(|_| {
@@ -159,7 +159,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 };
                 forum::crawl(&store, &ctx.providers, &profile, &crawl, &opts)?
             };
-            println!("ingest forum {}: {}", profile.name, report.counts);
+            outln!("ingest forum {}: {}", profile.name, report.counts)?;
             continue;
         }
         let path = src
@@ -191,11 +191,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             fingerprint: None,
         };
         let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
-        println!("ingest {}: {counts}", spec.path.display());
+        outln!("ingest {}: {counts}", spec.path.display())?;
     }
 
     let classified = crate::classify::table::classify_store(&store, &*classifier, &|_| {})?;
-    println!("classify: {classified} ({})", classifier.name());
+    outln!("classify: {classified} ({})", classifier.name())?;
 
     let mut dopts = crate::detect::DetectOptions::new(&models_dir(), &super::data_dir());
     dopts
@@ -213,10 +213,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     let out = rel(&cfg.report.out);
     let det = super::detect::detect_store(ctx, &store, &dopts, Some(&out.join("detect")))?;
-    println!("detect: {}", super::detect::summary(&det));
+    outln!("detect: {}", super::detect::summary(&det))?;
 
     let rating = cfg.score.config.as_deref().map(&rel);
     let index = super::report::write(ctx, &store, &out, rating.as_deref())?;
-    println!("report: {}", index.display());
+    outln!("report: {}", index.display())?;
     Ok(())
 }

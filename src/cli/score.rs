@@ -154,9 +154,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         }
     }
     match args.format {
-        Format::Table => print!("{}", to_table(&all)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&all)?),
-        Format::Csv => print!("{}", to_csv(&all)?),
+        Format::Table => out!("{}", to_table(&all))?,
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&all)?)?,
+        Format::Csv => out!("{}", to_csv(&all)?)?,
     }
     Ok(())
 }

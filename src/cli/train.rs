@@ -96,7 +96,7 @@ fn train(ctx: &Context, args: &Args, models: &std::path::Path) -> anyhow::Result
     ));
     let out =
         crate::classify::train::train(&args.input, models, args.folds, &extra, &|m| ctx.note(m))?;
-    println!("{out}");
+    outln!("{out}")?;
     Ok(())
 }
 
