@@ -774,3 +774,51 @@ fn a_reader_that_stops_early_ends_eval_quietly() {
     assert!(done.status.success(), "{:?}: {stderr}", done.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_labelled_file_that_repeats_an_id_is_refused_with_both_lines() {
+    // Labels and answers are matched by id: two complaints under one id would share one
+    // answer (eval --predictions used to panic on it). Files joined twice, say.
+    let d = Dir::new();
+    let labelled = d.write(
+        "labelled.ndjson",
+        concat!(
+            "{\"id\":7,\"text\":\"A fake PayPal agent sent me a phishing link.\",\"labels\":[\"fraud\"]}\n",
+            "{\"id\":8,\"text\":\"My transfer to my sister never arrived.\",\"labels\":[\"failed_transaction\"]}\n",
+            "{\"id\":\"7\",\"text\":\"Someone logged into my account from another phone.\",\"labels\":[\"account_takeover\"]}\n",
+        ),
+    );
+    let answers = d.write(
+        "answers.ndjson",
+        "{\"id\":7,\"categories\":[\"fraud\"]}\n{\"id\":8,\"categories\":[\"other\"]}\n",
+    );
+    for extra in [&[][..], &["--predictions", answers.to_str().unwrap()][..]] {
+        let mut args = vec!["eval", "--input", labelled.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let err = d.fails(&args, 1);
+        assert!(
+            err.contains("labelled.ndjson: line 3: id \"7\" is labelled twice (first on line 1)"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // The CFPB form: a complaint id twice.
+    let dev = std::fs::read_to_string(shared("cfpb/wallet_dev.csv")).unwrap();
+    let (header, mut rows) = read_csv(&dev);
+    rows.truncate(3);
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(&header).unwrap();
+    for r in rows.iter().chain(rows.iter().take(1)) {
+        csv.write_record(r).unwrap();
+    }
+    let file = d.write("twice.csv", csv.into_inner().unwrap());
+    let err = d.fails(&["eval", "--input", file.to_str().unwrap()], 1);
+    let col = header.iter().position(|h| h == "Complaint ID").unwrap();
+    let id = &rows[0][col];
+    assert!(
+        err.contains(&format!(
+            "twice.csv: row 5: Complaint ID \"{id}\" appears twice (first on row 2)"
+        )),
+        "{err}"
+    );
+}

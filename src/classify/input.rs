@@ -57,6 +57,15 @@ pub fn id_key(id: &serde_json::Value) -> String {
 
 /// Parses one line (`None` for blank lines).
 pub fn parse_line(line: u64, s: &str) -> Option<Result<InputDoc, LineError>> {
+    parse_line_value(line, s).map(|r| r.map(|(doc, _)| doc))
+}
+
+/// [`parse_line`], with the line's whole JSON object for callers that read more of it (a
+/// labelled file's `labels`).
+pub fn parse_line_value(
+    line: u64,
+    s: &str,
+) -> Option<Result<(InputDoc, serde_json::Value), LineError>> {
     let s = s.trim();
     if s.is_empty() {
         return None;
@@ -89,12 +98,13 @@ pub fn parse_line(line: u64, s: &str) -> Option<Result<InputDoc, LineError>> {
         Some(serde_json::Value::Null) | None => None,
         Some(_) => return bad("`title` must be a string".into()),
     };
-    Some(Ok(InputDoc {
+    let doc = InputDoc {
         line,
         id,
         title,
         text,
-    }))
+    };
+    Some(Ok((doc, v)))
 }
 
 /// The lines of an NDJSON stream, numbered from 1, with their `\n` or `\r\n` ends (and a

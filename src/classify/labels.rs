@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::Category;
-use super::input::{Lines, id_key, parse_line};
+use super::input::{Lines, id_key, parse_line_value};
 
 /// A labelled document.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,13 +147,13 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
 
 fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
     let mut set = LabelledSet::default();
+    let mut first_line = std::collections::HashMap::new();
     for line in Lines::new(bytes) {
         let (n, line) = line??;
-        let Some(doc) = parse_line(n, &line) else {
+        let Some(doc) = parse_line_value(n, &line) else {
             continue;
         };
-        let doc = doc?;
-        let v: serde_json::Value = serde_json::from_str(&line).expect("parsed above");
+        let (doc, v) = doc?;
         let labels = v
             .get("labels")
             .and_then(|l| l.as_array())
@@ -175,6 +175,11 @@ fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
             cats.push(Category::Other);
         }
         let id = id_key(&doc.id);
+        // Answers and labels are matched by id: two documents under one id would share
+        // one answer in `eval --predictions`.
+        if let Some(first) = first_line.insert(id.clone(), n) {
+            anyhow::bail!("line {n}: id {id:?} is labelled twice (first on line {first})");
+        }
         if doc.text.trim().is_empty() && doc.title.is_none() {
             set.empty += 1;
             continue;
@@ -213,8 +218,20 @@ fn read_cfpb_csv(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<Labelle
     let product = find(&["Product", "product"]);
     let sub_issue = find(&["Sub-issue", "sub_issue"]);
     let mut set = LabelledSet::default();
+    let mut first_row = std::collections::HashMap::new();
     for (i, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| anyhow::anyhow!("row {}: {e}", i + 2))?;
+        // The complaint's id, else its row number.
+        let doc_id = id
+            .and_then(|c| rec.get(c))
+            .filter(|s| !s.trim().is_empty())
+            .map_or_else(|| (i + 2).to_string(), str::to_string);
+        if let Some(first) = first_row.insert(doc_id.clone(), i + 2) {
+            anyhow::bail!(
+                "row {}: Complaint ID {doc_id:?} appears twice (first on row {first})",
+                i + 2
+            );
+        }
         let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim();
         let label = match map.and_then(|m| m.label(get(product), get(Some(issue)), get(sub_issue)))
         {
@@ -231,9 +248,7 @@ fn read_cfpb_csv(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<Labelle
             continue;
         }
         set.docs.push(LabelledDoc {
-            id: id
-                .and_then(|c| rec.get(c))
-                .map_or_else(|| (i + 2).to_string(), str::to_string),
+            id: doc_id,
             title: None,
             text: t.to_string(),
             labels: vec![cat],
