@@ -138,9 +138,15 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
         .iter()
         .position(|h| matches!(h.trim(), "Complaint ID" | "complaint_id"))
         .ok_or_else(|| anyhow::anyhow!("{name}: no `Complaint ID` column"))?;
-    for rec in r.records() {
+    for (i, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        ids.insert(rec.get(col).unwrap_or("").to_string());
+        // As a labelled CSV keys its rows: the id, else the row number.
+        let id = rec.get(col).unwrap_or("");
+        ids.insert(if id.trim().is_empty() {
+            (i + 2).to_string()
+        } else {
+            id.to_string()
+        });
     }
     Ok(ids)
 }
