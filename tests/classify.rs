@@ -822,3 +822,39 @@ fn a_labelled_file_that_repeats_an_id_is_refused_with_both_lines() {
         "{err}"
     );
 }
+
+#[test]
+fn a_mistyped_store_is_named_instead_of_created_empty() {
+    // `--store data/stroe classify` used to create an empty store there and report
+    // "classified 0"; the commands that read a store now say there is none, and leave no
+    // folder behind.
+    let d = Dir::new();
+    // The helper's --store is a folder nothing was ingested into.
+    let typo = d.store();
+    let store = typo.to_str().unwrap();
+    for cmd in [
+        &["classify"][..],
+        &["export", "--format", "csv"],
+        &["detect"],
+        &["score"],
+        &["normalise"],
+    ] {
+        let err = d.fails(cmd, 1);
+        assert!(
+            err.contains(&format!("{store}: no store here")),
+            "{cmd:?}: {err}"
+        );
+        assert!(!typo.exists(), "{cmd:?} created {store}");
+    }
+    // Ingesting creates it, and then classify reads it.
+    d.ok(&[
+        "ingest",
+        "cfpb",
+        repo("data/sample/cfpb_sample.csv").to_str().unwrap(),
+    ]);
+    let out = d.ok(&["classify"]);
+    assert!(
+        out.starts_with("classified 300 + already classified 0 = 300"),
+        "{out}"
+    );
+}

@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             classify_file(ctx, &*classifier, path, args.output.as_ref(), chunk)
         }
         None => {
-            let store = Store::open(&ctx.store)?;
+            let store = Store::open_existing(&ctx.store)?;
             let total = store.complaint_files()?.len() as u64;
             let bar = crate::progress::counter(total, !ctx.quiet, "classify", "part files");
             let counts = classify_store(&store, &*classifier, &|_| bar.inc(1))?;

@@ -89,7 +89,7 @@ pub fn summary(det: &Detection) -> String {
 /// Runs `detect`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let opts = options(&args);
-    let store = Store::open(&ctx.store)?;
+    let store = Store::open_existing(&ctx.store)?;
     let det = detect_store(ctx, &store, &opts, args.out.as_deref())?;
     outln!("{}", summary(&det))?;
     let times: Vec<String> = det

@@ -65,7 +65,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|p| ctx.providers.canonical_id(p))
         .collect();
-    let store = Store::open(&ctx.store)?;
+    let store = Store::open_existing(&ctx.store)?;
     let opts = ExportOptions {
         format: args.format,
         providers,

@@ -18,7 +18,7 @@ pub struct Args {
 
 /// Runs `normalise`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let store = Store::open(&ctx.store)?;
+    let store = Store::open_existing(&ctx.store)?;
     let results = rebuild(&store, &ctx.providers, !ctx.quiet, args.parts.compression)?;
     for (origin, counts) in &results {
         outln!("{origin}: {counts}")?;

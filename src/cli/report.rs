@@ -75,7 +75,7 @@ fn read_spikes(store: &Store) -> Vec<(String, String, chrono::NaiveDate)> {
 
 /// Runs `report`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let store = Store::open(&ctx.store)?;
+    let store = Store::open_existing(&ctx.store)?;
     let index = write(ctx, &store, &args.out, args.config.as_deref())?;
     outln!("report: {}", index.display())?;
     Ok(())

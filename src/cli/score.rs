@@ -127,7 +127,7 @@ pub fn to_table(ratings: &[Rating]) -> String {
 
 /// Runs `score`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let store = Store::open(&ctx.store)?;
+    let store = Store::open_existing(&ctx.store)?;
     let mut all = ratings(ctx, &read_cases(&store)?, args.config.as_deref())?;
     if all.is_empty() {
         anyhow::bail!(

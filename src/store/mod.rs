@@ -39,6 +39,11 @@ pub enum StoreError {
     /// A file of the store is not what walletwatch wrote.
     #[error("{path}: {message}")]
     Corrupt { path: String, message: String },
+    /// A command that reads the store was pointed at a folder that holds none.
+    #[error(
+        "{path}: no store here (nothing was ingested into it); ingest first (`walletwatch --store {path} ingest cfpb FILE`), or name an existing store with --store (the demo's is reports/demo/store)"
+    )]
+    Missing { path: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -246,6 +251,19 @@ impl Store {
         };
         store.remove_stale_temporaries(root)?;
         Ok(store)
+    }
+
+    /// Opens the store at `root` for a command that reads it (classify, export, detect,
+    /// score, report, normalise): a folder with no store is an error naming it, where
+    /// [`Store::open`] would create an empty store at a mistyped `--store` and report
+    /// nothing found.
+    pub fn open_existing(root: &Path) -> Result<Self, StoreError> {
+        if !root.join("complaints").is_dir() && !root.join("complaints.old").is_dir() {
+            return Err(StoreError::Missing {
+                path: root.display().to_string(),
+            });
+        }
+        Self::open(root)
     }
 
     fn remove_stale_temporaries(&self, dir: &Path) -> Result<(), StoreError> {
