@@ -138,6 +138,8 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
             // Only a weak phrase (home address): no rules category, so e5's
             // embedding-only head decides, not the stacked one.
             "{\"id\":\"posted\",\"text\":\"Photos of my passport and my home address are now posted on a public website for anyone to see.\"}\n",
+            // Japanese: Han characters as in Chinese, but kana too; not Chinese.
+            "{\"id\":\"ja\",\"text\":\"PayPalのアカウントが凍結され、残高を引き出せません。\"}\n",
         ),
     );
     let run = |extra: &[&str]| classify_auto(&d, &input, extra);
@@ -145,7 +147,7 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
 
     // models/bert/models.toml: e5 for English and Chinese, the rules for the rest.
     let lines = run(&[]);
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 5);
     assert!(
         ev(&lines[3])
             .contains("multilingual-e5-small (embedding only: the rules gave no category)"),
@@ -166,10 +168,17 @@ fn auto_picks_the_model_per_language_and_says_who_decided() {
     }
     // A language no model is trusted for goes to the rules, and the evidence says so even
     // when nothing matched.
+    for l in [&lines[2], &lines[4]] {
+        assert!(
+            ev(l).contains("auto: rules decided (language "),
+            "{}",
+            ev(l)
+        );
+    }
     assert!(
-        ev(&lines[2]).contains("auto: rules decided (language "),
+        ev(&lines[4]).contains("(language other"),
         "{}",
-        ev(&lines[2])
+        ev(&lines[4])
     );
 
     // --model minilm: MiniLM for English, which it alone is trusted for; Chinese goes to

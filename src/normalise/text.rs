@@ -13,14 +13,21 @@ pub fn detect_lang(text: &str) -> &'static str {
     if text.is_ascii() {
         return ascii_lang(text);
     }
-    let (mut han, mut latin, mut other) = (0usize, 0usize, 0usize);
+    let (mut han, mut kana, mut latin, mut other) = (0usize, 0usize, 0usize, 0usize);
     for c in text.chars() {
         match c {
             'a'..='z' | 'A'..='Z' => latin += 1,
             '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}' => han += 1,
+            '\u{3040}'..='\u{30ff}' | '\u{ff66}'..='\u{ff9d}' => kana += 1,
             c if c.is_alphabetic() => other += 1,
             _ => {}
         }
+    }
+    // Japanese writes Han characters too, between kana, which Chinese never uses (a stray
+    // の in a Chinese post is one among many Han characters): not Chinese, so `auto` does
+    // not hand it to its Chinese model.
+    if kana > 0 && kana * 4 >= han {
+        return "other";
     }
     // Chinese text often carries Latin brand names and numbers; a few Han characters per
     // Latin letter already make it Chinese (one Han character carries a word's meaning).
@@ -706,6 +713,13 @@ mod tests {
             "other"
         );
         assert_eq!(detect_lang(""), "other");
+        // Japanese shares Han characters with Chinese, but not kana.
+        assert_eq!(detect_lang("PayPalのアカウントが凍結されました"), "other");
+        assert_eq!(
+            detect_lang("口座から勝手にお金が引き出されていました"),
+            "other"
+        );
+        assert_eq!(detect_lang("我の支付宝余额被冻结了，客服一直不回复"), "zh");
     }
 
     #[test]
