@@ -90,6 +90,35 @@ fn negations_are_respected() {
 }
 
 #[test]
+fn a_negation_in_a_question_alleges_what_it_asks() {
+    // "这不是诈骗吗？" / "Isn't this a scam?" accuse; "客服说这不是诈骗" denies. And 是不是
+    // ("whether") holds 不是 without negating: "不确定是不是诈骗" still names a scam.
+    let d = Dir::new();
+    let got = classify_lines(
+        &d,
+        &[
+            serde_json::json!({"id": "zh-ma", "text": "这不是诈骗吗？钱交了，人找不到了。"}),
+            serde_json::json!({"id": "zh-nandao", "text": "平台扣了我500元不给解释，这难道不是诈骗"}),
+            serde_json::json!({"id": "zh-whether", "text": "我不确定是不是诈骗，但是钱已经没了。"}),
+            serde_json::json!({"id": "en-isnt", "text": "Isn't this a scam? They took $500 and will not explain."}),
+            serde_json::json!({"id": "en-how", "text": "How is this not fraud? They charged me twice and kept the money."}),
+            serde_json::json!({"id": "zh-denied", "text": "客服说这不是诈骗，只是系统升级，但转账一直未到账。"}),
+            serde_json::json!({"id": "en-denied", "text": "It was not a scam. Why did they close my account?"}),
+        ],
+    );
+    for id in ["zh-ma", "zh-nandao", "zh-whether", "en-isnt", "en-how"] {
+        assert_eq!(got[id].1, "fraud", "{id}: {:?}", got[id]);
+    }
+    for id in ["zh-denied", "en-denied"] {
+        assert!(
+            !got[id].0.contains(&"fraud".to_string()),
+            "{id}: {:?}",
+            got[id]
+        );
+    }
+}
+
+#[test]
 fn legal_and_bank_wording_is_not_read_as_a_leak_or_a_scam() {
     // Sentences from real CFPB complaints on the dev split that looser phrases ("breach",
     // "been exposed", "to a third party", "blocked me") had filed as data leaks or scams,

@@ -53,6 +53,16 @@ struct NegationFile {
     zh_cues: Vec<String>,
     window_words: usize,
     window_chars: usize,
+    /// A negated phrase followed by one of these before its clause ends (the clause's own
+    /// `?` included) is asked, not denied: "这不是欺诈吗", "Isn't this a scam?".
+    #[serde(default)]
+    question_ends: Vec<String>,
+    /// … or with one of these earlier in its clause: "难道不是诈骗".
+    #[serde(default)]
+    question_starts: Vec<String>,
+    /// Spellings that hold a Chinese cue without negating: 是不是 ("whether").
+    #[serde(default)]
+    question_forms: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +142,9 @@ pub struct Rules {
     zh_cues_need_non_ascii: bool,
     window_words: usize,
     window_chars: usize,
+    question_ends: Vec<String>,
+    question_starts: Vec<String>,
+    question_forms: Vec<String>,
 }
 
 impl fmt::Debug for Rules {
@@ -375,6 +388,9 @@ impl Rules {
             zh_cues: s.negation.zh_cues,
             window_words: s.negation.window_words,
             window_chars: s.negation.window_chars,
+            question_ends: s.negation.question_ends,
+            question_starts: s.negation.question_starts,
+            question_forms: s.negation.question_forms,
         })
     }
 
@@ -426,10 +442,10 @@ impl Rules {
         false
     }
 
-    /// [`Rules::negated`] for any text, character by character.
-    fn negated_chars(&self, text: &str, start: usize) -> bool {
+    /// Where the clause that `start` stands in begins (at most [`CLAUSE_CHARS`] back).
+    fn clause_start(text: &str, start: usize) -> usize {
         let before = &text[..start];
-        let clause_start = before
+        before
             .char_indices()
             .rev()
             .take(CLAUSE_CHARS)
@@ -444,13 +460,48 @@ impl Rules {
                         .map_or(0, |(i, _)| i)
                 },
                 |(i, c)| i + c.len_utf8(),
-            );
-        let clause = &before[clause_start..];
+            )
+    }
+
+    /// Whether a negated phrase at `start..end` is asked rather than denied: a question
+    /// end follows it in its clause ("这不是欺诈吗", "Isn't this a scam?"), or a question
+    /// start precedes it there ("难道不是诈骗"). Asked only for phrases found negated.
+    fn asked(&self, text: &str, start: usize, end: usize) -> bool {
+        let after: String = {
+            let mut out = String::new();
+            for c in text[end..].chars().take(CLAUSE_CHARS) {
+                out.push(c);
+                if is_clause_break(c) {
+                    break;
+                }
+            }
+            out
+        };
+        let clause = &text[Self::clause_start(text, start)..start];
+        self.question_ends
+            .iter()
+            .any(|q| after.contains(q.as_str()))
+            || self
+                .question_starts
+                .iter()
+                .any(|q| clause.contains(q.as_str()))
+    }
+
+    /// [`Rules::negated`] for any text, character by character.
+    fn negated_chars(&self, text: &str, start: usize) -> bool {
+        let clause = &text[Self::clause_start(text, start)..start];
         // Chinese: a cue among the last few characters (skipped, allocation-free, for the
-        // ASCII clauses of English complaints, where no Chinese cue can stand).
+        // ASCII clauses of English complaints, where no Chinese cue can stand). A question
+        // form (是不是) is blanked first, keeping the count of characters, so the cue it
+        // holds is not read as a negation.
         if !(self.zh_cues_need_non_ascii && clause.is_ascii()) {
             let tail: String = {
-                let chars: Vec<char> = clause.chars().filter(|c| !c.is_whitespace()).collect();
+                let mut chars: String = clause.chars().filter(|c| !c.is_whitespace()).collect();
+                for form in &self.question_forms {
+                    let blank = "\u{1}".repeat(form.chars().count());
+                    chars = chars.replace(form.as_str(), &blank);
+                }
+                let chars: Vec<char> = chars.chars().collect();
                 chars[chars.len().saturating_sub(self.window_chars)..]
                     .iter()
                     .collect()
@@ -505,8 +556,10 @@ impl Rules {
             }
             let mut negated = None;
             for u in &p.uses {
-                let neg =
-                    u.negatable && *negated.get_or_insert_with(|| self.negated(text, m.start));
+                let neg = u.negatable
+                    && *negated.get_or_insert_with(|| {
+                        self.negated(text, m.start) && !self.asked(text, m.start, m.end)
+                    });
                 let key = (id, u.category);
                 let surface = || {
                     // The phrase as written, widened to the whole word for `scam*`.
