@@ -887,3 +887,43 @@ fn a_mistyped_store_is_named_instead_of_created_empty() {
         "{out}"
     );
 }
+
+#[test]
+fn traditional_chinese_is_read_by_the_simplified_lexicons() {
+    // The Chinese halves of TWINS as a writer in Taiwan or Hong Kong would put them:
+    // folded to Simplified characters before matching (models/rules/ts_characters.txt),
+    // they get their twins' category, and the evidence quotes the text as written.
+    let traditional = [
+        "收到簡訊說我的支付寶帳戶異常，點開釣魚連結輸入了密碼，被騙走3000元。",
+        "有人冒充客服打電話，說要關閉百萬保障，讓我把錢轉到安全帳戶。",
+        "微信支付把我的零錢凍結了，3萬元無法提現已經兩個月。",
+        "我的支付寶帳號被盜了，有人在陌生裝置上登入並修改了密碼。",
+        "實名認證後我的身分證資訊洩露了，有人用我的身分開了帳戶。",
+        "我用微信轉帳給房東5000元，顯示成功但對方一直未到帳。",
+    ];
+    let d = Dir::new();
+    let lines: Vec<serde_json::Value> = traditional
+        .iter()
+        .enumerate()
+        .map(|(i, t)| serde_json::json!({"id": i.to_string(), "text": t}))
+        .collect();
+    let got = classify_lines(&d, &lines);
+    for (i, ((want, simplified, _), t)) in TWINS.iter().zip(traditional).enumerate() {
+        let (_, primary) = &got[&i.to_string()];
+        assert_eq!(
+            primary,
+            want,
+            "{t} (twin of {simplified}): {:?}",
+            got[&i.to_string()]
+        );
+    }
+    // Evidence as written: 凍結, not the folded 冻结.
+    let out = d.ok(&[
+        "classify",
+        "--input",
+        d.write("one.ndjson", format!("{}\n", lines[2]))
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(out.contains("凍結") && !out.contains("冻结"), "{out}");
+}

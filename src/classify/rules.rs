@@ -42,6 +42,14 @@ struct SettingsFile {
     scale: f32,
     title_weight: f32,
     negation: NegationFile,
+    /// A file of this folder mapping Traditional characters to Simplified ones (OpenCC's
+    /// `TSCharacters.txt` form), so that the Simplified lexicons read Traditional text.
+    #[serde(default)]
+    traditional: Option<String>,
+    /// Characters folded otherwise than the table says: 帳 to 账 (account), where the
+    /// table's 帐 (curtain) is not what a wallet complaint means.
+    #[serde(default)]
+    traditional_prefer: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +153,78 @@ pub struct Rules {
     question_ends: Vec<String>,
     question_starts: Vec<String>,
     question_forms: Vec<String>,
+    /// Traditional -> Simplified, character for character.
+    fold: Fold,
+}
+
+/// Traditional Chinese characters folded to Simplified ones, one for one and only where
+/// both take three bytes in UTF-8: a folded text has the same length and offsets as the
+/// original, so phrases are found in the folded text and shown as the original writes them.
+#[derive(Debug, Default)]
+struct Fold(HashMap<char, char>);
+
+impl Fold {
+    /// Parses `TRADITIONAL<TAB>SIMPLIFIED[ ALTERNATIVE…]` lines (OpenCC's TSCharacters.txt);
+    /// the first Simplified form is taken. Entries that are not one three-byte character on
+    /// each side (characters beyond the Basic Multilingual Plane) are skipped.
+    fn parse(file: &str, src: &str) -> Result<Self, RulesError> {
+        let mut map = HashMap::new();
+        for (i, line) in src.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |message: &str| RulesError {
+                file: file.to_string(),
+                line: i + 1,
+                message: message.to_string(),
+            };
+            let (from, to) = line.split_once('\t').ok_or_else(|| {
+                bad("expected a Traditional character, a tab, then its Simplified form")
+            })?;
+            let to = to
+                .split(' ')
+                .next()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| bad("no Simplified form after the tab"))?;
+            if let (Some(f), Some(t)) = (Fold::one(from), Fold::one(to))
+                && f != t
+            {
+                map.insert(f, t);
+            }
+        }
+        Ok(Self(map))
+    }
+
+    /// The one character of `s`, if it is one that takes three bytes in UTF-8.
+    fn one(s: &str) -> Option<char> {
+        let mut cs = s.chars();
+        match (cs.next(), cs.next()) {
+            (Some(c), None) if c.len_utf8() == 3 => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The text with every mapped character folded (borrowed when nothing changes).
+    fn apply<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.0.is_empty() || text.is_ascii() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        // Only three-byte characters are keys: ASCII (most of an English complaint with a
+        // curly quote) is passed over without a lookup.
+        let key = |c: &char| c.len_utf8() == 3 && self.0.contains_key(c);
+        let Some(first) = text.char_indices().find(|(_, c)| key(c)) else {
+            return std::borrow::Cow::Borrowed(text);
+        };
+        let mut out = String::with_capacity(text.len());
+        out.push_str(&text[..first.0]);
+        out.extend(
+            text[first.0..]
+                .chars()
+                .map(|c| *self.0.get(&c).unwrap_or(&c)),
+        );
+        debug_assert_eq!(out.len(), text.len(), "folding keeps every offset");
+        std::borrow::Cow::Owned(out)
+    }
 }
 
 impl fmt::Debug for Rules {
@@ -202,17 +282,26 @@ impl Rules {
         for f in &files {
             sources.push((f.display().to_string(), read(f)?));
         }
+        // Tables a setting names (`traditional`), read only when named.
+        let s: Option<SettingsFile> = toml::from_str(&settings_src).ok();
+        let mut tables = Vec::new();
+        if let Some(name) = s.and_then(|s| s.traditional) {
+            let p = dir.join(&name);
+            tables.push((name, p.display().to_string(), read(&p)?));
+        }
         Self::from_sources(
             (&settings_path.display().to_string(), &settings_src),
             &sources,
+            &tables,
         )
     }
 
     /// Compiles rules from file contents: `(name, text)` of `rules.toml`, then of each
-    /// category file.
+    /// category file, then `(name in rules.toml, path, text)` of the tables it names.
     pub fn from_sources(
         settings: (&str, &str),
         category_files: &[(String, String)],
+        tables: &[(String, String, String)],
     ) -> Result<Self, RulesError> {
         let err = |file: &str, src: &str, offset: usize, message: String| RulesError {
             file: file.to_string(),
@@ -245,6 +334,36 @@ impl Rules {
 
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(ssrc.as_bytes());
+        let fold = match &s.traditional {
+            None => Fold::default(),
+            Some(name) => {
+                let (_, path, src) =
+                    tables.iter().find(|(n, _, _)| n == name).ok_or_else(|| {
+                        err(
+                            sname,
+                            ssrc,
+                            ssrc.find("traditional").unwrap_or(0),
+                            format!("traditional = {name:?}: no such file beside rules.toml"),
+                        )
+                    })?;
+                hasher.update(src.as_bytes());
+                let mut fold = Fold::parse(path, src)?;
+                for (from, to) in &s.traditional_prefer {
+                    let (Some(f), Some(t)) = (Fold::one(from), Fold::one(to)) else {
+                        return Err(err(
+                            sname,
+                            ssrc,
+                            ssrc.find(from.as_str()).unwrap_or(0),
+                            format!(
+                                "traditional_prefer: {from:?} = {to:?} must map one Chinese character to one"
+                            ),
+                        ));
+                    };
+                    fold.0.insert(f, t);
+                }
+                fold
+            }
+        };
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut texts: Vec<String> = Vec::new();
         let mut phrases: Vec<Phrase> = Vec::new();
@@ -290,7 +409,10 @@ impl Rules {
                 for p in &group.phrases {
                     let raw = p.get_ref().trim();
                     let wildcard = raw.ends_with('*');
-                    let text = raw.trim_end_matches('*').to_lowercase();
+                    // Folded as texts are: a Traditional spelling finds the same phrase.
+                    let text = fold
+                        .apply(&raw.trim_end_matches('*').to_lowercase())
+                        .into_owned();
                     if text.trim().is_empty() || text.contains('*') {
                         return Err(err(
                             file,
@@ -373,6 +495,9 @@ impl Rules {
             message: format!("cannot compile the patterns together: {e}"),
         })?;
         let hash = hasher.digest();
+        let folded = |v: &[String]| -> Vec<String> {
+            v.iter().map(|c| fold.apply(c).into_owned()).collect()
+        };
         Ok(Self {
             name: format!("rules@{}+{:08x}", s.version, hash >> 32),
             threshold: s.threshold,
@@ -385,12 +510,13 @@ impl Rules {
             patterns,
             cues: s.negation.cues.iter().map(|c| c.to_lowercase()).collect(),
             zh_cues_need_non_ascii: s.negation.zh_cues.iter().all(|c| !c.is_ascii()),
-            zh_cues: s.negation.zh_cues,
+            zh_cues: folded(&s.negation.zh_cues),
             window_words: s.negation.window_words,
             window_chars: s.negation.window_chars,
-            question_ends: s.negation.question_ends,
-            question_starts: s.negation.question_starts,
-            question_forms: s.negation.question_forms,
+            question_ends: folded(&s.negation.question_ends),
+            question_starts: folded(&s.negation.question_starts),
+            question_forms: folded(&s.negation.question_forms),
+            fold,
         })
     }
 
@@ -543,7 +669,17 @@ impl Rules {
     }
 
     /// Weighs the phrases found in `text` (`hits`, from [`PhraseDfa`]).
-    fn scan(&self, text: &str, hits: &[Hit], mult: f32, weights: &mut [f32; 6], found: &mut Found) {
+    /// `text` is the folded text the phrases were found in; `shown`, the text as written
+    /// (the same offsets), gives the evidence.
+    fn scan(
+        &self,
+        text: &str,
+        shown: &str,
+        hits: &[Hit],
+        mult: f32,
+        weights: &mut [f32; 6],
+        found: &mut Found,
+    ) {
         let bytes = text.as_bytes();
         for m in hits {
             let id = m.phrase;
@@ -569,7 +705,7 @@ impl Rules {
                             end += 1;
                         }
                     }
-                    text[m.start..end].to_string()
+                    shown[m.start..end].to_string()
                 };
                 if neg {
                     if !found.negated.iter().any(|(k, _)| *k == key) {
@@ -596,25 +732,27 @@ impl Rules {
 
     /// Classifies one text.
     pub fn classify(&self, doc: Doc<'_>) -> Classification {
+        let text = self.fold.apply(doc.text);
         let mut body = Vec::new();
-        self.dfa_for(doc.text)
-            .find_all(doc.text.as_bytes(), &mut body);
-        self.classify_found(doc, &body)
+        self.dfa_for(&text).find_all(text.as_bytes(), &mut body);
+        self.classify_found(doc, &text, &body)
     }
 
-    /// Classifies one text whose body phrases were already found.
-    fn classify_found(&self, doc: Doc<'_>, body: &[Hit]) -> Classification {
+    /// Classifies one text whose body phrases were already found in `text`, its body
+    /// folded ([`Fold`]).
+    fn classify_found(&self, doc: Doc<'_>, text: &str, body: &[Hit]) -> Classification {
         let mut weights = [0f32; 6];
         let mut found = Found::default();
-        if let Some(t) = doc.title {
+        let title = doc.title.map(|t| (self.fold.apply(t), t));
+        if let Some((t, shown)) = &title {
             let mut hits = Vec::new();
             self.dfa_for(t).find_all(t.as_bytes(), &mut hits);
-            self.scan(t, &hits, self.title_weight, &mut weights, &mut found);
+            self.scan(t, shown, &hits, self.title_weight, &mut weights, &mut found);
         }
-        self.scan(doc.text, body, 1.0, &mut weights, &mut found);
+        self.scan(text, doc.text, body, 1.0, &mut weights, &mut found);
         let mut pattern_hits: Vec<usize> = Vec::new();
         if !self.patterns.is_empty() {
-            for t in doc.title.into_iter().chain([doc.text]) {
+            for t in title.iter().map(|(t, _)| t.as_ref()).chain([text]) {
                 for i in self.regexes.matches(t).into_iter() {
                     if !pattern_hits.contains(&i) {
                         pattern_hits.push(i);
@@ -682,20 +820,24 @@ impl Classifier for Rules {
     }
 
     fn classify_batch(&self, docs: &[Doc<'_>]) -> anyhow::Result<Vec<Classification>> {
-        // The bodies of each searcher walked several at a time (see `phrases`).
-        let ascii: Vec<bool> = docs.iter().map(|d| d.text.is_ascii()).collect();
+        // The bodies of each searcher walked several at a time (see `phrases`), folded
+        // first (a borrow for every text without Traditional characters).
+        let texts: Vec<std::borrow::Cow<'_, str>> =
+            docs.iter().map(|d| self.fold.apply(d.text)).collect();
+        let ascii: Vec<bool> = texts.iter().map(|t| t.is_ascii()).collect();
         let mut hits: Vec<Vec<Hit>> = vec![Vec::new(); docs.len()];
         for (dfa, want) in [(&self.ascii, true), (&self.all, false)] {
             let idx: Vec<usize> = (0..docs.len()).filter(|&i| ascii[i] == want).collect();
-            let texts: Vec<&[u8]> = idx.iter().map(|&i| docs[i].text.as_bytes()).collect();
-            for (i, h) in idx.into_iter().zip(dfa.find_many(&texts)) {
+            let bytes: Vec<&[u8]> = idx.iter().map(|&i| texts[i].as_bytes()).collect();
+            for (i, h) in idx.into_iter().zip(dfa.find_many(&bytes)) {
                 hits[i] = h;
             }
         }
         let out: Vec<Classification> = docs
             .iter()
+            .zip(&texts)
             .zip(&hits)
-            .map(|(d, h)| self.classify_found(*d, h))
+            .map(|((d, t), h)| self.classify_found(*d, t, h))
             .collect();
         Ok(out)
     }
@@ -718,7 +860,11 @@ window_chars = 4
 "#;
 
     fn rules(cat: &str) -> Result<Rules, RulesError> {
-        Rules::from_sources(("rules.toml", SETTINGS), &[("c.toml".into(), cat.into())])
+        Rules::from_sources(
+            ("rules.toml", SETTINGS),
+            &[("c.toml".into(), cat.into())],
+            &[],
+        )
     }
 
     #[test]
