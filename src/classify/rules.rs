@@ -886,6 +886,37 @@ window_chars = 4
     }
 
     #[test]
+    fn a_traditional_table_is_checked_and_folds_phrases_and_texts_alike() {
+        let settings = format!(
+            "traditional = \"t.txt\"\ntraditional_prefer = {{ \"帳\" = \"账\" }}\n{SETTINGS}"
+        );
+        let cat =
+            "category = \"account_takeover\"\n[[terms]]\nweight = 3.0\nphrases = [\"账户被盗\"]\n";
+        let load = |table: &str| {
+            Rules::from_sources(
+                ("rules.toml", &settings),
+                &[("c.toml".into(), cat.into())],
+                &[("t.txt".into(), "models/rules/t.txt".into(), table.into())],
+            )
+        };
+        // A line without a tab is named with its file and line.
+        let e = load("戶\t户\n盜 盗\n").unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("models/rules/t.txt", 2), "{e}");
+        // A table that is not there is named from rules.toml.
+        let e = Rules::from_sources(("rules.toml", &settings), &[], &[]).unwrap_err();
+        assert!(e.to_string().contains("no such file"), "{e}");
+        // 帳 is folded by `traditional_prefer` (the table would say 帐); an entry beyond
+        // three bytes a side is skipped, not an error.
+        let r = load("戶\t户\n盜\t盗\n帳\t帐\n𠀋\t𠀋\n").unwrap();
+        let c = r.classify(Doc {
+            title: None,
+            text: "我的帳戶被盜了",
+        });
+        assert_eq!(c.categories, vec![Category::AccountTakeover]);
+        assert_eq!(c.evidence[0].detail, vec!["帳戶被盜"], "quoted as written");
+    }
+
+    #[test]
     fn words_wildcards_chinese_and_negation() {
         let r = rules(
             "category = \"fraud\"\n[[terms]]\nweight = 3.0\nphrases = [\"scam*\", \"诈骗\", \"fake\"]\n",
