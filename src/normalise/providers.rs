@@ -319,6 +319,10 @@ mod tests {
         assert_eq!(r("支付宝"), "alipay");
         assert_eq!(r("Alipay"), "alipay");
         assert_eq!(r("蚂蚁金服"), "alipay");
+        // Traditional spellings, as complaints from Taiwan and Hong Kong write them.
+        assert_eq!(r("支付寶"), "alipay");
+        assert_eq!(r("雲閃付"), "unionpay");
+        assert_eq!(r("微信零錢通"), "wechat_pay");
         assert_eq!(r("Block, Inc."), "cash_app");
         assert_eq!(r("Square Cash"), "cash_app");
         assert_eq!(r("Early Warning Services, LLC"), "zelle");
