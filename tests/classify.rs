@@ -438,7 +438,9 @@ fn broken_rules_name_file_and_line() {
     let d = Dir::new();
     let rules = d.path().join("models/rules");
     std::fs::create_dir_all(&rules).unwrap();
-    std::fs::copy(repo("models/rules/rules.toml"), rules.join("rules.toml")).unwrap();
+    for f in ["rules.toml", "ts_characters.txt"] {
+        std::fs::copy(repo("models/rules").join(f), rules.join(f)).unwrap();
+    }
     std::fs::write(
         rules.join("fraud.toml"),
         "category = \"fraud\"\n\n[[terms]]\nweight = 2.0\nphrases = [\"钓鱼\", \"sc*am\"]\n",
