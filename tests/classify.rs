@@ -929,3 +929,49 @@ fn traditional_chinese_is_read_by_the_simplified_lexicons() {
     ]);
     assert!(out.contains("凍結") && !out.contains("冻结"), "{out}");
 }
+
+#[test]
+fn eval_reads_cfpbs_json_api_export_gzipped_as_it_reads_the_csv() {
+    // The same 3,000 complaints in CFPB's two published forms: the API's records one a line,
+    // gzipped, score exactly as the CSV does (same documents, same Issue mapping).
+    let d = Dir::new();
+    let api = shared("cfpb/complaints_sample_3000_api.jsonl.gz");
+    let csv = shared("cfpb/complaints_sample_3000.csv");
+    let report = |f: &Path| {
+        let mut v: serde_json::Value = serde_json::from_str(&d.ok(&[
+            "eval",
+            "--input",
+            f.to_str().unwrap(),
+            "--json",
+            "--bootstrap",
+            "0",
+        ]))
+        .unwrap();
+        v.as_object_mut().unwrap().remove("input");
+        v
+    };
+    let from_api = report(&api);
+    assert_eq!(from_api, report(&csv));
+    assert_eq!(from_api["documents"], 389, "{from_api}");
+    // A record as the search API returns it, under `_source`, reads the same.
+    let mut gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(&api).unwrap());
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut gz, &mut text).unwrap();
+    let first = text
+        .lines()
+        .find(|l| l.contains("\"issue\": \"Fraud or scam\""))
+        .unwrap();
+    let wrapped = d.write(
+        "hits.ndjson",
+        format!("{{\"_index\": \"complaint-public\", \"_source\": {first}}}\n"),
+    );
+    let out = d.ok(&[
+        "eval",
+        "--input",
+        wrapped.to_str().unwrap(),
+        "--bootstrap",
+        "0",
+    ]);
+    assert!(out.contains("· 1 documents ·"), "{out}");
+    assert!(out.contains("| fraud 诈骗 |"), "{out}");
+}

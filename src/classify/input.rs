@@ -70,11 +70,23 @@ pub fn parse_line_value(
     if s.is_empty() {
         return None;
     }
-    let bad = |message: String| Some(Err(LineError { line, message }));
-    let v: serde_json::Value = match serde_json::from_str(s) {
-        Ok(v) => v,
-        Err(e) => return bad(format!("not JSON: {e}")),
-    };
+    Some(parse_json(line, s).and_then(|v| doc_from_value(line, v)))
+}
+
+/// One line's JSON value, or what is wrong with it.
+pub fn parse_json(line: u64, s: &str) -> Result<serde_json::Value, LineError> {
+    serde_json::from_str(s).map_err(|e| LineError {
+        line,
+        message: format!("not JSON: {e}"),
+    })
+}
+
+/// The document of a parsed line (`id`, `text`, optional `title`), with the value back.
+pub fn doc_from_value(
+    line: u64,
+    v: serde_json::Value,
+) -> Result<(InputDoc, serde_json::Value), LineError> {
+    let bad = |message: String| Err(LineError { line, message });
     let Some(obj) = v.as_object() else {
         return bad("not a JSON object".into());
     };
@@ -104,7 +116,7 @@ pub fn parse_line_value(
         title,
         text,
     };
-    Some(Ok((doc, v)))
+    Ok((doc, v))
 }
 
 /// The lines of an NDJSON stream, numbered from 1, with their `\n` or `\r\n` ends (and a

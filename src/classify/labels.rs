@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::Category;
-use super::input::{Lines, id_key, parse_line_value};
+use super::input::{Lines, doc_from_value, id_key, parse_json};
 
 /// A labelled document.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,28 +105,94 @@ pub fn read_labelled(path: &Path) -> anyhow::Result<LabelledSet> {
     read_labelled_with(path, None)
 }
 
-/// Reads a labelled file, CFPB rows of the products of `map` labelled by it.
+/// Reads a labelled file, CFPB rows of the products of `map` labelled by it. Forms: NDJSON
+/// with `labels`, CFPB's CSV, or CFPB's JSON API records one a line (`complaint_id`,
+/// `issue`, `complaint_what_happened`, bare or under `_source`); any of them gzipped.
 pub fn read_labelled_with(path: &Path, map: Option<&IssueMap>) -> anyhow::Result<LabelledSet> {
     let name = path.display();
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let bytes = read_maybe_gzipped(path)?;
     if is_ndjson(&bytes) {
-        read_ndjson(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        read_ndjson(&bytes, map).map_err(|e| anyhow::anyhow!("{name}: {e}"))
     } else {
         read_cfpb_csv(&bytes, map).map_err(|e| anyhow::anyhow!("{name}: {e}"))
     }
+}
+
+/// A file's bytes, gunzipped when they start with gzip's magic number (`.jsonl.gz` as
+/// CFPB publishes it).
+fn read_maybe_gzipped(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|e| anyhow::anyhow!("{name}: not a readable gzip file: {e}"))?;
+    Ok(out)
+}
+
+/// A CFPB JSON API record (`complaint_id` and `issue`, bare or under `_source`).
+fn cfpb_api_record(v: &serde_json::Value) -> Option<&serde_json::Map<String, serde_json::Value>> {
+    let obj = v.as_object()?;
+    let obj = obj
+        .get("_source")
+        .and_then(|s| s.as_object())
+        .unwrap_or(obj);
+    (obj.contains_key("complaint_id") && obj.contains_key("issue") && !obj.contains_key("labels"))
+        .then_some(obj)
+}
+
+/// One CFPB complaint (CSV row or API record) added to `set`: its Issue mapped (by `map`
+/// for its products, else by DESIGN.md's table), or counted as unmapped or empty.
+fn push_cfpb(
+    set: &mut LabelledSet,
+    map: Option<&IssueMap>,
+    id: String,
+    text: &str,
+    product: &str,
+    issue: &str,
+    sub_issue: &str,
+) {
+    let label = match map.and_then(|m| m.label(product, issue, sub_issue)) {
+        Some(by_map) => by_map,
+        None => Category::from_cfpb_issue(issue),
+    };
+    let Some(cat) = label else {
+        set.unmapped += 1;
+        return;
+    };
+    let t = text.trim();
+    if t.is_empty() {
+        set.empty += 1;
+        return;
+    }
+    set.docs.push(LabelledDoc {
+        id,
+        title: None,
+        text: t.to_string(),
+        labels: vec![cat],
+    });
 }
 
 /// The complaint ids of a CFPB CSV (`Complaint ID`) or NDJSON (`id`) file, whatever their
 /// labels: a held-out split whose documents training must never see.
 pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
     let name = path.display();
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let bytes = read_maybe_gzipped(path)?;
     let mut ids = std::collections::HashSet::new();
     if is_ndjson(&bytes) {
         for line in String::from_utf8_lossy(&bytes).lines() {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
-                && let Some(id) = v.get("id")
-            {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let id = match cfpb_api_record(&v) {
+                Some(rec) => rec.get("complaint_id"),
+                None => v.get("id"),
+            };
+            if let Some(id) = id {
                 ids.insert(id_key(id));
             }
         }
@@ -151,19 +217,44 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
     Ok(ids)
 }
 
-fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
+fn read_ndjson(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<LabelledSet> {
     let mut set = LabelledSet::default();
     let mut first_line = std::collections::HashMap::new();
+    // Answers and labels are matched by id: two documents under one id would share one
+    // answer in `eval --predictions`.
+    let mut once = |id: &str, n: u64| match first_line.insert(id.to_string(), n) {
+        Some(first) => Err(anyhow::anyhow!(
+            "line {n}: id {id:?} is labelled twice (first on line {first})"
+        )),
+        None => Ok(()),
+    };
     for line in Lines::new(bytes) {
         let (n, line) = line??;
-        let Some(doc) = parse_line_value(n, &line) else {
+        if line.trim().is_empty() {
             continue;
-        };
-        let (doc, v) = doc?;
-        let labels = v
-            .get("labels")
-            .and_then(|l| l.as_array())
-            .ok_or_else(|| anyhow::anyhow!("line {n}: no `labels` array"))?;
+        }
+        let v = parse_json(n, line.trim())?;
+        if let Some(rec) = cfpb_api_record(&v) {
+            let field = |k: &str| rec.get(k).and_then(|x| x.as_str()).unwrap_or("");
+            let id = rec.get("complaint_id").map(id_key).unwrap_or_default();
+            once(&id, n)?;
+            push_cfpb(
+                &mut set,
+                map,
+                id,
+                field("complaint_what_happened"),
+                field("product"),
+                field("issue"),
+                field("sub_issue"),
+            );
+            continue;
+        }
+        let (doc, v) = doc_from_value(n, v)?;
+        let labels = v.get("labels").and_then(|l| l.as_array()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "line {n}: no `labels` array (nor a CFPB record's `complaint_id` and `issue`)"
+            )
+        })?;
         let mut cats = Vec::new();
         for l in labels {
             let s = l.as_str().unwrap_or_default();
@@ -181,11 +272,7 @@ fn read_ndjson(bytes: &[u8]) -> anyhow::Result<LabelledSet> {
             cats.push(Category::Other);
         }
         let id = id_key(&doc.id);
-        // Answers and labels are matched by id: two documents under one id would share
-        // one answer in `eval --predictions`.
-        if let Some(first) = first_line.insert(id.clone(), n) {
-            anyhow::bail!("line {n}: id {id:?} is labelled twice (first on line {first})");
-        }
+        once(&id, n)?;
         if doc.text.trim().is_empty() && doc.title.is_none() {
             set.empty += 1;
             continue;
@@ -239,26 +326,15 @@ fn read_cfpb_csv(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<Labelle
             );
         }
         let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim();
-        let label = match map.and_then(|m| m.label(get(product), get(Some(issue)), get(sub_issue)))
-        {
-            Some(by_map) => by_map,
-            None => Category::from_cfpb_issue(rec.get(issue).unwrap_or("")),
-        };
-        let Some(cat) = label else {
-            set.unmapped += 1;
-            continue;
-        };
-        let t = rec.get(text).unwrap_or("").trim();
-        if t.is_empty() {
-            set.empty += 1;
-            continue;
-        }
-        set.docs.push(LabelledDoc {
-            id: doc_id,
-            title: None,
-            text: t.to_string(),
-            labels: vec![cat],
-        });
+        push_cfpb(
+            &mut set,
+            map,
+            doc_id,
+            get(Some(text)),
+            get(product),
+            get(Some(issue)),
+            get(sub_issue),
+        );
     }
     Ok(set)
 }

@@ -13,10 +13,10 @@ use crate::classify::{ClassifierKind, Doc, build_classifier};
 /// Options of `eval`.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Examples:\n  walletwatch eval --input ../shared/data/cfpb/wallet_dev.csv\n  walletwatch eval --input data/labels/written_zh.ndjson --classifier auto --json\n  walletwatch classify --input docs.ndjson --classifier auto > answers.ndjson\n  walletwatch eval --input labelled.ndjson --predictions answers.ndjson\n\nReads the CFPB CSV form (its Issue mapped to a category by DESIGN.md's table;\nunmapped issues are left out and counted) or NDJSON with a `labels` array.\nPrints per-category precision, recall, F1 and support, macro- and micro-F1 with\n95% bootstrap intervals (--bootstrap), and a confusion table."
+    after_help = "Examples:\n  walletwatch eval --input ../shared/data/cfpb/wallet_dev.csv\n  walletwatch eval --input data/labels/written_zh.ndjson --classifier auto --json\n  walletwatch classify --input docs.ndjson --classifier auto > answers.ndjson\n  walletwatch eval --input labelled.ndjson --predictions answers.ndjson\n\nReads CFPB's CSV or JSON API records (.jsonl, gzipped or not; the Issue mapped to a\ncategory by DESIGN.md's table, unmapped issues left out and counted) or NDJSON with a\n`labels` array.\nPrints per-category precision, recall, F1 and support, macro- and micro-F1 with\n95% bootstrap intervals (--bootstrap), and a confusion table."
 )]
 pub struct Args {
-    /// Labelled file: CFPB CSV or NDJSON with `labels`.
+    /// Labelled file: CFPB CSV or JSON API records (gzipped or not), or NDJSON with `labels`.
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
     /// Which classifier to score.

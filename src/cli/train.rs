@@ -12,7 +12,8 @@ use super::{Context, models_dir};
     after_help = "Example:\n  walletwatch train --input ../shared/data/cfpb/wallet_dev.csv --input data/labels/written_en.ndjson \\\n      --input ../shared/data/cfpb/complaints_sample_3000.csv --issue-map data/labels/cfpb_other_products.toml\n\nEmbeds every labelled document in a language the model is trusted for (see\nmodels/bert/minilm.toml, or e5.toml with --model e5), reports k-fold\ncross-validated scores per input file, then fits the head on everything and writes\nit (with the data it was trained on, the date and those scores) to the head file\nthe config names (models/head/minilm-head.json, e5-head.json). Needs the `bert` build.\nRefuses the CFPB test split: never train or tune on it."
 )]
 pub struct Args {
-    /// Labelled file (CFPB CSV or NDJSON with `labels`); repeatable.
+    /// Labelled file (CFPB CSV or JSON API records, gzipped or not, or NDJSON with
+    /// `labels`); repeatable.
     #[arg(long, value_name = "FILE", required = true)]
     pub input: Vec<PathBuf>,
     /// Folder of models and rules (default: models/ of the repository).
