@@ -5,7 +5,7 @@
 
 mod util;
 
-use util::{Dir, TWINS, repo, shared};
+use util::{Dir, TRADITIONAL, TWINS, repo, shared};
 use walletwatch::classify::bert::{Embedder, model_config};
 
 fn cosine(a: &[f32], b: &[f64]) -> f64 {
@@ -229,11 +229,25 @@ fn auto_gives_chinese_and_english_twins_the_same_category() {
     let input = d.write("twins.ndjson", body);
     let lines = classify_auto(&d, &input, &[]);
     assert_eq!(lines.len(), 2 * TWINS.len());
+    // The same complaints in Traditional characters go to e5 as Chinese too.
+    let traditional: String = TRADITIONAL
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": format!("zht{i}"), "text": t})
+            )
+        })
+        .collect();
+    let trad_input = d.write("traditional.ndjson", traditional);
+    let trad = classify_auto(&d, &trad_input, &[]);
     for (i, (want, zh, en)) in TWINS.iter().enumerate() {
-        let (z, e) = (&lines[2 * i], &lines[2 * i + 1]);
+        let (z, e, t) = (&lines[2 * i], &lines[2 * i + 1], &trad[i]);
         assert_eq!(z["primary_category"], *want, "{zh}: {z}");
         assert_eq!(e["primary_category"], *want, "{en}: {e}");
-        for l in [z, e] {
+        assert_eq!(t["primary_category"], *want, "{}: {t}", TRADITIONAL[i]);
+        for l in [z, e, t] {
             assert!(
                 l["evidence"].to_string().contains("multilingual-e5-small"),
                 "{l}"

@@ -7,7 +7,7 @@ mod util;
 use std::collections::HashMap;
 use std::path::Path;
 
-use util::{Dir, TWINS, read_csv, repo, shared};
+use util::{Dir, TRADITIONAL, TWINS, read_csv, repo, shared};
 
 /// Runs `classify --input` on NDJSON lines; returns id → (categories, primary).
 fn classify_lines(d: &Dir, lines: &[serde_json::Value]) -> HashMap<String, (Vec<String>, String)> {
@@ -895,14 +895,7 @@ fn traditional_chinese_is_read_by_the_simplified_lexicons() {
     // The Chinese halves of TWINS as a writer in Taiwan or Hong Kong would put them:
     // folded to Simplified characters before matching (models/rules/ts_characters.txt),
     // they get their twins' category, and the evidence quotes the text as written.
-    let traditional = [
-        "收到簡訊說我的支付寶帳戶異常，點開釣魚連結輸入了密碼，被騙走3000元。",
-        "有人冒充客服打電話，說要關閉百萬保障，讓我把錢轉到安全帳戶。",
-        "微信支付把我的零錢凍結了，3萬元無法提現已經兩個月。",
-        "我的支付寶帳號被盜了，有人在陌生裝置上登入並修改了密碼。",
-        "實名認證後我的身分證資訊洩露了，有人用我的身分開了帳戶。",
-        "我用微信轉帳給房東5000元，顯示成功但對方一直未到帳。",
-    ];
+    let traditional = TRADITIONAL;
     let d = Dir::new();
     let lines: Vec<serde_json::Value> = traditional
         .iter()

@@ -220,3 +220,14 @@ pub const TWINS: &[(&str, &str, &str)] = &[
         "I sent my landlord $500 with Zelle; it shows as sent but it never arrived and is still pending.",
     ),
 ];
+
+/// The Chinese halves of [`TWINS`] as a writer in Taiwan or Hong Kong would put them, in
+/// Traditional characters, in the same order.
+pub const TRADITIONAL: [&str; 6] = [
+    "收到簡訊說我的支付寶帳戶異常，點開釣魚連結輸入了密碼，被騙走3000元。",
+    "有人冒充客服打電話，說要關閉百萬保障，讓我把錢轉到安全帳戶。",
+    "微信支付把我的零錢凍結了，3萬元無法提現已經兩個月。",
+    "我的支付寶帳號被盜了，有人在陌生裝置上登入並修改了密碼。",
+    "實名認證後我的身分證資訊洩露了，有人用我的身分開了帳戶。",
+    "我用微信轉帳給房東5000元，顯示成功但對方一直未到帳。",
+];
