@@ -57,20 +57,11 @@ pub fn id_key(id: &serde_json::Value) -> String {
 
 /// Parses one line (`None` for blank lines).
 pub fn parse_line(line: u64, s: &str) -> Option<Result<InputDoc, LineError>> {
-    parse_line_value(line, s).map(|r| r.map(|(doc, _)| doc))
-}
-
-/// [`parse_line`], with the line's whole JSON object for callers that read more of it (a
-/// labelled file's `labels`).
-pub fn parse_line_value(
-    line: u64,
-    s: &str,
-) -> Option<Result<(InputDoc, serde_json::Value), LineError>> {
     let s = s.trim();
     if s.is_empty() {
         return None;
     }
-    Some(parse_json(line, s).and_then(|v| doc_from_value(line, v)))
+    Some(parse_json(line, s).and_then(|v| doc_from_value(line, v).map(|(doc, _)| doc)))
 }
 
 /// One line's JSON value, or what is wrong with it.
@@ -81,7 +72,8 @@ pub fn parse_json(line: u64, s: &str) -> Result<serde_json::Value, LineError> {
     })
 }
 
-/// The document of a parsed line (`id`, `text`, optional `title`), with the value back.
+/// The document of a parsed line (`id`, `text`, optional `title`), with the value back for
+/// callers that read more of it (a labelled file's `labels`).
 pub fn doc_from_value(
     line: u64,
     v: serde_json::Value,

@@ -206,13 +206,7 @@ pub fn ids_of(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> 
         .ok_or_else(|| anyhow::anyhow!("{name}: no `Complaint ID` column"))?;
     for (i, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        // As a labelled CSV keys its rows: the id, else the row number.
-        let id = rec.get(col).unwrap_or("");
-        ids.insert(if id.trim().is_empty() {
-            (i + 2).to_string()
-        } else {
-            id.to_string()
-        });
+        ids.insert(csv_key(rec.get(col), i + 2));
     }
     Ok(ids)
 }
@@ -287,6 +281,13 @@ fn read_ndjson(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<LabelledS
     Ok(set)
 }
 
+/// The key of a CFPB CSV row, in labelled files and held-out splits alike: its Complaint
+/// ID, else its row number (`row`, 1-based with the header).
+fn csv_key(id: Option<&str>, row: usize) -> String {
+    id.filter(|s| !s.trim().is_empty())
+        .map_or_else(|| row.to_string(), str::to_string)
+}
+
 /// Whether a labelled file is NDJSON (its first non-blank byte opens an object); else CSV.
 fn is_ndjson(bytes: &[u8]) -> bool {
     without_bom(bytes).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
@@ -314,11 +315,7 @@ fn read_cfpb_csv(bytes: &[u8], map: Option<&IssueMap>) -> anyhow::Result<Labelle
     let mut first_row = std::collections::HashMap::new();
     for (i, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| anyhow::anyhow!("row {}: {e}", i + 2))?;
-        // The complaint's id, else its row number.
-        let doc_id = id
-            .and_then(|c| rec.get(c))
-            .filter(|s| !s.trim().is_empty())
-            .map_or_else(|| (i + 2).to_string(), str::to_string);
+        let doc_id = csv_key(id.and_then(|c| rec.get(c)), i + 2);
         if let Some(first) = first_row.insert(doc_id.clone(), i + 2) {
             anyhow::bail!(
                 "row {}: Complaint ID {doc_id:?} appears twice (first on row {first})",

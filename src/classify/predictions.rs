@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 
-use super::input::{id_key, json_id};
+use super::input::{id_key, json_id, parse_json};
 use super::labels::LabelledDoc;
 use super::{Category, Classification};
 
@@ -38,7 +38,7 @@ struct Answer {
 }
 
 fn parse_answer(line: usize, s: &str) -> Result<Answer, String> {
-    let v: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))?;
+    let v = parse_json(line as u64, s).map_err(|e| e.message)?;
     let obj = v.as_object().ok_or("not a JSON object")?;
     let id = id_key(json_id(obj)?);
     let category = |v: &serde_json::Value| -> Result<Category, String> {
