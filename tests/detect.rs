@@ -1,6 +1,7 @@
 //! `walletwatch detect` on realistic generated data with planted patterns: 5,000 real
 //! complaints (CFPB narratives and 黑猫投诉 posts from ../shared) spread over 26 weeks as
-//! background, plus a phishing campaign, a near-duplicate Chinese wave and a spike.
+//! background, plus a phishing campaign, a near-duplicate Chinese wave (half of it in
+//! Traditional characters) and a spike.
 
 mod util;
 
@@ -138,36 +139,61 @@ fn phishing(rng: &mut Rng) -> Vec<Row> {
         .collect()
 }
 
-/// 25 near-duplicates of one Chinese complaint with small edits, weeks 15–16.
+/// 25 near-duplicates of one Chinese complaint with small edits, weeks 15–16; every second
+/// one written in Traditional characters (as in Hong Kong, the same words), which must
+/// join the wave all the same.
 fn wave(rng: &mut Rng) -> Vec<Row> {
-    let base = "我在{d}收到自称支付宝客服的电话，说我的{p}额度异常需要关闭，否则会影响个人征信。对方让我下载会议软件开启屏幕共享，\
+    let simplified = "我在{d}收到自称支付宝客服的电话，说我的{p}额度异常需要关闭，否则会影响个人征信。对方让我下载会议软件开启屏幕共享，\
                 然后一步一步指导我把余额宝里的{a}元转到所谓的安全账户。转完之后对方就失联了，我才发现被骗，向支付宝申请冻结对方账户，\
                 客服只说会反馈，至今没有任何结果。{e}";
-    let products = ["花呗", "借呗", "花呗", "备用金"];
+    let traditional = "我在{d}收到自稱支付寶客服的電話，說我的{p}額度異常需要關閉，否則會影響個人徵信。對方讓我下載會議軟件開啟屏幕共享，\
+                然後一步一步指導我把餘額寶裡的{a}元轉到所謂的安全賬戶。轉完之後對方就失聯了，我才發現被騙，向支付寶申請凍結對方賬戶，\
+                客服只說會反饋，至今沒有任何結果。{e}";
+    let products = [
+        ["花呗", "借呗", "花呗", "备用金"],
+        ["花唄", "借唄", "花唄", "備用金"],
+    ];
     let endings = [
-        "请支付宝协助追回损失。",
-        "希望平台尽快处理。",
-        "请求追回被骗资金。",
-        "要求支付宝给个说法。",
-        "",
+        [
+            "请支付宝协助追回损失。",
+            "希望平台尽快处理。",
+            "请求追回被骗资金。",
+            "要求支付宝给个说法。",
+            "",
+        ],
+        [
+            "請支付寶協助追回損失。",
+            "希望平台儘快處理。",
+            "請求追回被騙資金。",
+            "要求支付寶給個說法。",
+            "",
+        ],
+    ];
+    // (then, "I only then found I had been cheated" and its rewording) in each script.
+    let edits = [
+        ("然后", "我才发现被骗", "我这才意识到被骗了"),
+        ("然後", "我才發現被騙", "我這才意識到被騙了"),
     ];
     (0..25)
         .map(|i| {
+            let t = i % 2;
+            let base = [simplified, traditional][t];
             let mut text = base
                 .replace("{d}", &format!("4月{}日", 1 + rng.below(28)))
-                .replace("{p}", products[rng.below(products.len())])
+                .replace("{p}", products[t][rng.below(4)])
                 .replace("{a}", &(1000 + rng.below(49000)).to_string())
-                .replace("{e}", endings[rng.below(endings.len())]);
+                .replace("{e}", endings[t][rng.below(5)]);
+            let (then, found, reworded) = edits[t];
             if i % 3 == 0 {
-                text = text.replace("然后", "");
+                text = text.replace(then, "");
             }
             if i % 4 == 1 {
-                text = text.replace("我才发现被骗", "我这才意识到被骗了");
+                text = text.replace(found, reworded);
             }
             Row {
                 id: format!("wave-{i}"),
                 date: day(14 * 7 + rng.below(14)),
-                provider: "支付宝".to_string(),
+                provider: ["支付宝", "支付寶"][t].to_string(),
                 text,
             }
         })

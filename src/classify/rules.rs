@@ -160,10 +160,28 @@ pub struct Rules {
 /// Traditional Chinese characters folded to Simplified ones, one for one and only where
 /// both take three bytes in UTF-8: a folded text has the same length and offsets as the
 /// original, so phrases are found in the folded text and shown as the original writes them.
+/// `detect` folds with the same table (see [`Fold::load`]).
 #[derive(Debug, Default)]
-struct Fold(HashMap<char, char>);
+pub struct Fold(HashMap<char, char>);
 
 impl Fold {
+    /// The fold the rules of `dir` use (`traditional` and `traditional_prefer` in its
+    /// `rules.toml`); none when `rules.toml` names no table.
+    pub fn load(dir: &Path) -> Result<Self, RulesError> {
+        let path = dir.join("rules.toml");
+        let src = read_rules_file(&path)?;
+        let name = path.display().to_string();
+        let s: SettingsFile = toml::from_str(&src).map_err(|e| toml_error(&name, &src, e))?;
+        let tables = named_tables(dir, Some(&s))?;
+        settings_fold(
+            &s,
+            &name,
+            &src,
+            &tables,
+            &mut xxhash_rust::xxh3::Xxh3::new(),
+        )
+    }
+
     /// Parses `TRADITIONAL<TAB>SIMPLIFIED[ ALTERNATIVE…]` lines (OpenCC's TSCharacters.txt);
     /// the first Simplified form is taken. Entries that are not one three-byte character on
     /// each side (characters beyond the Basic Multilingual Plane) are skipped.
@@ -205,7 +223,7 @@ impl Fold {
     }
 
     /// The text with every mapped character folded (borrowed when nothing changes).
-    fn apply<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+    pub fn apply<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         if self.0.is_empty() || text.is_ascii() {
             return std::borrow::Cow::Borrowed(text);
         }
@@ -237,6 +255,80 @@ impl fmt::Debug for Rules {
     }
 }
 
+fn whole_file(file: &Path, message: String) -> RulesError {
+    RulesError {
+        file: file.display().to_string(),
+        line: 0,
+        message,
+    }
+}
+
+fn toml_error(file: &str, src: &str, e: toml::de::Error) -> RulesError {
+    RulesError {
+        file: file.to_string(),
+        line: e.span().map_or(0, |s| line_of(src, s.start)),
+        message: e.message().trim().to_string(),
+    }
+}
+
+fn read_rules_file(p: &Path) -> Result<String, RulesError> {
+    std::fs::read_to_string(p).map_err(|e| whole_file(p, format!("cannot read: {e}")))
+}
+
+/// The tables a setting of `rules.toml` names (`traditional`), read from `dir`, as
+/// `(name in rules.toml, path, text)`; none when the settings did not parse (their error
+/// is reported where they are compiled).
+fn named_tables(
+    dir: &Path,
+    s: Option<&SettingsFile>,
+) -> Result<Vec<(String, String, String)>, RulesError> {
+    let mut tables = Vec::new();
+    if let Some(name) = s.and_then(|s| s.traditional.as_ref()) {
+        let p = dir.join(name);
+        tables.push((name.clone(), p.display().to_string(), read_rules_file(&p)?));
+    }
+    Ok(tables)
+}
+
+/// The Traditional fold the settings ask for (none without `traditional`), its table's text
+/// added to `hasher` (it is part of the rules' version).
+fn settings_fold(
+    s: &SettingsFile,
+    sname: &str,
+    ssrc: &str,
+    tables: &[(String, String, String)],
+    hasher: &mut xxhash_rust::xxh3::Xxh3,
+) -> Result<Fold, RulesError> {
+    let err = |offset: usize, message: String| RulesError {
+        file: sname.to_string(),
+        line: line_of(ssrc, offset),
+        message,
+    };
+    let Some(name) = &s.traditional else {
+        return Ok(Fold::default());
+    };
+    let (_, path, src) = tables.iter().find(|(n, _, _)| n == name).ok_or_else(|| {
+        err(
+            ssrc.find("traditional").unwrap_or(0),
+            format!("traditional = {name:?}: no such file beside rules.toml"),
+        )
+    })?;
+    hasher.update(src.as_bytes());
+    let mut fold = Fold::parse(path, src)?;
+    for (from, to) in &s.traditional_prefer {
+        let (Some(f), Some(t)) = (Fold::one(from), Fold::one(to)) else {
+            return Err(err(
+                ssrc.find(from.as_str()).unwrap_or(0),
+                format!(
+                    "traditional_prefer: {from:?} = {to:?} must map one Chinese character to one"
+                ),
+            ));
+        };
+        fold.0.insert(f, t);
+    }
+    Ok(fold)
+}
+
 fn line_of(src: &str, offset: usize) -> usize {
     src[..offset.min(src.len())].matches('\n').count() + 1
 }
@@ -259,18 +351,10 @@ fn is_clause_break(c: char) -> bool {
 impl Rules {
     /// Loads `rules.toml` and every other `*.toml` of `dir` (one file per category).
     pub fn load(dir: &Path) -> Result<Self, RulesError> {
-        let whole = |file: &Path, message: String| RulesError {
-            file: file.display().to_string(),
-            line: 0,
-            message,
-        };
         let settings_path = dir.join("rules.toml");
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|e| whole(p, format!("cannot read: {e}")))
-        };
-        let settings_src = read(&settings_path)?;
+        let settings_src = read_rules_file(&settings_path)?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| whole(dir, format!("cannot list the rules folder: {e}")))?
+            .map_err(|e| whole_file(dir, format!("cannot list the rules folder: {e}")))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension().is_some_and(|x| x == "toml")
@@ -280,15 +364,10 @@ impl Rules {
         files.sort();
         let mut sources = Vec::new();
         for f in &files {
-            sources.push((f.display().to_string(), read(f)?));
+            sources.push((f.display().to_string(), read_rules_file(f)?));
         }
-        // Tables a setting names (`traditional`), read only when named.
         let s: Option<SettingsFile> = toml::from_str(&settings_src).ok();
-        let mut tables = Vec::new();
-        if let Some(name) = s.and_then(|s| s.traditional) {
-            let p = dir.join(&name);
-            tables.push((name, p.display().to_string(), read(&p)?));
-        }
+        let tables = named_tables(dir, s.as_ref())?;
         Self::from_sources(
             (&settings_path.display().to_string(), &settings_src),
             &sources,
@@ -308,13 +387,8 @@ impl Rules {
             line: line_of(src, offset),
             message,
         };
-        let parse_err = |file: &str, src: &str, e: toml::de::Error| RulesError {
-            file: file.to_string(),
-            line: e.span().map_or(0, |s| line_of(src, s.start)),
-            message: e.message().trim().to_string(),
-        };
         let (sname, ssrc) = settings;
-        let s: SettingsFile = toml::from_str(ssrc).map_err(|e| parse_err(sname, ssrc, e))?;
+        let s: SettingsFile = toml::from_str(ssrc).map_err(|e| toml_error(sname, ssrc, e))?;
         if !(s.threshold > 0.0 && s.threshold < 1.0) {
             return Err(err(
                 sname,
@@ -334,36 +408,7 @@ impl Rules {
 
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(ssrc.as_bytes());
-        let fold = match &s.traditional {
-            None => Fold::default(),
-            Some(name) => {
-                let (_, path, src) =
-                    tables.iter().find(|(n, _, _)| n == name).ok_or_else(|| {
-                        err(
-                            sname,
-                            ssrc,
-                            ssrc.find("traditional").unwrap_or(0),
-                            format!("traditional = {name:?}: no such file beside rules.toml"),
-                        )
-                    })?;
-                hasher.update(src.as_bytes());
-                let mut fold = Fold::parse(path, src)?;
-                for (from, to) in &s.traditional_prefer {
-                    let (Some(f), Some(t)) = (Fold::one(from), Fold::one(to)) else {
-                        return Err(err(
-                            sname,
-                            ssrc,
-                            ssrc.find(from.as_str()).unwrap_or(0),
-                            format!(
-                                "traditional_prefer: {from:?} = {to:?} must map one Chinese character to one"
-                            ),
-                        ));
-                    };
-                    fold.0.insert(f, t);
-                }
-                fold
-            }
-        };
+        let fold = settings_fold(&s, sname, ssrc, tables, &mut hasher)?;
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut texts: Vec<String> = Vec::new();
         let mut phrases: Vec<Phrase> = Vec::new();
@@ -373,7 +418,7 @@ impl Rules {
         for (file, src) in category_files {
             hasher.update(file.rsplit('/').next().unwrap_or(file).as_bytes());
             hasher.update(src.as_bytes());
-            let cf: CategoryFile = toml::from_str(src).map_err(|e| parse_err(file, src, e))?;
+            let cf: CategoryFile = toml::from_str(src).map_err(|e| toml_error(file, src, e))?;
             let cat = Category::parse(cf.category.get_ref())
                 .and_then(|c| c.index().map(|i| (c, i)))
                 .ok_or_else(|| {

@@ -330,11 +330,20 @@ impl Extractor {
     /// The indicators of one complaint: its text (and title), plus the keyed hashes of the
     /// phone numbers masked out of it at ingest (`phone:<hash>`). Sorted, deduplicated.
     pub fn extract(&self, text: &str, pii_hashes: &[&str]) -> Vec<Indicator> {
+        self.extract_folded(text, text, pii_hashes)
+    }
+
+    /// [`Self::extract`], with the lexicon's phrases (apps, roles, payee words) found in
+    /// `folded`, the text with Traditional characters folded to Simplified ones
+    /// ([`crate::classify::rules::Fold`], which keeps every offset), while domains, numbers,
+    /// handles and payee accounts are read from the text as written.
+    pub fn extract_folded(&self, text: &str, folded: &str, pii_hashes: &[&str]) -> Vec<Indicator> {
+        debug_assert_eq!(text.len(), folded.len(), "a fold keeps every offset");
         let mut out = Vec::new();
         let refanged = refang(text);
         self.domains(&refanged, &mut out);
         self.phones(text, pii_hashes, &mut out);
-        self.handles(text, &mut out);
+        self.handles(text, folded, &mut out);
         if text.len() >= 26 {
             for caps in CRYPTO_RE.captures_iter(text) {
                 if let Some(v) = crypto_value(&caps) {
@@ -345,7 +354,7 @@ impl Extractor {
                 }
             }
         }
-        self.phrases(text, &mut out);
+        self.phrases(folded, &mut out);
         out.sort();
         out.dedup();
         out
@@ -411,7 +420,7 @@ impl Extractor {
         }
     }
 
-    fn handles(&self, text: &str, out: &mut Vec<Indicator>) {
+    fn handles(&self, text: &str, folded: &str, out: &mut Vec<Indicator>) {
         if text.contains(['$', '@']) {
             for caps in HANDLE_RE.captures_iter(text) {
                 let name = caps["name"]
@@ -428,7 +437,7 @@ impl Extractor {
                 });
             }
         }
-        for m in self.payee.find_iter(text) {
+        for m in self.payee.find_iter(folded) {
             let rest = &text[m.end()..];
             if let Some(c) = PAYEE_VALUE_RE.captures(rest) {
                 out.push(Indicator {
@@ -602,6 +611,37 @@ mod tests {
         // $250 is an amount, not a cashtag; a checksum-failing address is not an address.
         assert!(!s.iter().any(|v| v.contains("$250")));
         assert!(values("pay 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3 now", Kind::Crypto).is_empty());
+    }
+
+    #[test]
+    fn traditional_characters_find_the_simplified_lexicon_and_values_stay_as_written() {
+        // Only the lexicon's search reads the folded text; the payee account after the
+        // payee word is read from the text as written.
+        let fold = crate::classify::rules::Fold::load(&crate::cli::models_dir().join("rules"))
+            .expect("the rules' fold loads");
+        // A Hong Kong complaint: 銀行客服 (bank staff), 公安局 (police), 支付寶賬號 (payee).
+        let text = "自稱銀行客服的人說我涉嫌洗錢，又轉給「公安局」的人，讓我把錢轉到\
+                    支付寶賬號：Fk_8899zz，說查清後會退回。";
+        let folded = fold.apply(text);
+        let s: Vec<String> = extractor()
+            .extract_folded(text, &folded, &[])
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for want in ["role:bank", "role:police", "handle:alipay:fk_8899zz"] {
+            assert!(s.contains(&want.to_string()), "{want} missing from {s:?}");
+        }
+        // Read as written, the Traditional payee word and bank role are not found.
+        let unfolded: Vec<String> = extractor()
+            .extract(text, &[])
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            !unfolded.contains(&"handle:alipay:fk_8899zz".to_string()),
+            "{unfolded:?}"
+        );
+        assert!(!unfolded.contains(&"role:bank".to_string()), "{unfolded:?}");
     }
 
     #[test]

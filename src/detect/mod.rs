@@ -302,6 +302,7 @@ pub fn detect(
     let key = store.pii_key()?;
     let stop = load_stoplist(providers, &opts.stoplists, &lists, &key)?;
     let tokeniser = Tokeniser::load(&opts.models)?;
+    let fold = crate::classify::rules::Fold::load(&opts.models.join("rules"))?;
     let parts = store.complaint_files()?;
 
     // The newest complaint fixes the recent period of the emerging terms.
@@ -382,15 +383,19 @@ pub fn detect(
                 let hashes = list_strings(pii, i);
                 let hash_refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
                 let zh = langs.get(i) == Some("zh");
-                let indicators = extractor.extract(&text, &hash_refs);
-                let signature = minhash::signature(&text, zh);
+                // Traditional characters read as Simplified by the lexicon, the shingles
+                // and the segmenter, so a Traditional copy of a scam script is the same
+                // script (domains, numbers and handles are read as written).
+                let folded = fold.apply(&text);
+                let indicators = extractor.extract_folded(&text, &folded, &hash_refs);
+                let signature = minhash::signature(&folded, zh);
                 let in_window = match (received, history_from) {
                     (Some(d), Some(h)) => d >= h,
                     _ => false,
                 };
                 let terms = (in_window && categories != 0).then(|| {
                     let recent = received.zip(recent_from).is_some_and(|(d, r)| d >= r);
-                    (recent, tokeniser.terms(&text, zh))
+                    (recent, tokeniser.terms(&folded, zh))
                 });
                 let doc = Doc {
                     id: ids.get(i).unwrap_or("").to_string(),
