@@ -22,9 +22,10 @@ use serde::Deserialize;
 
 use super::{Category, Classification, Classifier, Doc, Evidence};
 
-/// A rules file that cannot be used, with the file and line.
+/// A rules file that cannot be used, with the file and line (`file: message` when the
+/// whole file is concerned).
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{file}{}: {message}", if *line == 0 { String::new() } else { format!(":{line}") })]
 pub struct RulesError {
     /// The file.
     pub file: String,
@@ -171,8 +172,8 @@ impl Fold {
         let path = dir.join("rules.toml");
         let src = read_rules_file(&path)?;
         let name = path.display().to_string();
-        let s: SettingsFile = toml::from_str(&src).map_err(|e| toml_error(&name, &src, e))?;
-        let tables = named_tables(dir, Some(&s))?;
+        let s = parse_settings(&name, &src)?;
+        let tables = named_tables(dir, &s)?;
         settings_fold(
             &s,
             &name,
@@ -275,15 +276,28 @@ fn read_rules_file(p: &Path) -> Result<String, RulesError> {
     std::fs::read_to_string(p).map_err(|e| whole_file(p, format!("cannot read: {e}")))
 }
 
+/// `rules.toml` parsed and its numbers checked.
+fn parse_settings(sname: &str, ssrc: &str) -> Result<SettingsFile, RulesError> {
+    let whole = |message: &str| RulesError {
+        file: sname.to_string(),
+        line: 0,
+        message: message.to_string(),
+    };
+    let s: SettingsFile = toml::from_str(ssrc).map_err(|e| toml_error(sname, ssrc, e))?;
+    if !(s.threshold > 0.0 && s.threshold < 1.0) {
+        return Err(whole("threshold must be between 0 and 1"));
+    }
+    if s.scale <= 0.0 || s.title_weight <= 0.0 {
+        return Err(whole("scale and title_weight must be positive"));
+    }
+    Ok(s)
+}
+
 /// The tables a setting of `rules.toml` names (`traditional`), read from `dir`, as
-/// `(name in rules.toml, path, text)`; none when the settings did not parse (their error
-/// is reported where they are compiled).
-fn named_tables(
-    dir: &Path,
-    s: Option<&SettingsFile>,
-) -> Result<Vec<(String, String, String)>, RulesError> {
+/// `(name in rules.toml, path, text)`.
+fn named_tables(dir: &Path, s: &SettingsFile) -> Result<Vec<(String, String, String)>, RulesError> {
     let mut tables = Vec::new();
-    if let Some(name) = s.and_then(|s| s.traditional.as_ref()) {
+    if let Some(name) = &s.traditional {
         let p = dir.join(name);
         tables.push((name.clone(), p.display().to_string(), read_rules_file(&p)?));
     }
@@ -366,18 +380,25 @@ impl Rules {
         for f in &files {
             sources.push((f.display().to_string(), read_rules_file(f)?));
         }
-        let s: Option<SettingsFile> = toml::from_str(&settings_src).ok();
-        let tables = named_tables(dir, s.as_ref())?;
-        Self::from_sources(
-            (&settings_path.display().to_string(), &settings_src),
-            &sources,
-            &tables,
-        )
+        let sname = settings_path.display().to_string();
+        let s = parse_settings(&sname, &settings_src)?;
+        let tables = named_tables(dir, &s)?;
+        Self::compile(s, (&sname, &settings_src), &sources, &tables)
     }
 
     /// Compiles rules from file contents: `(name, text)` of `rules.toml`, then of each
     /// category file, then `(name in rules.toml, path, text)` of the tables it names.
     pub fn from_sources(
+        settings: (&str, &str),
+        category_files: &[(String, String)],
+        tables: &[(String, String, String)],
+    ) -> Result<Self, RulesError> {
+        let s = parse_settings(settings.0, settings.1)?;
+        Self::compile(s, settings, category_files, tables)
+    }
+
+    fn compile(
+        s: SettingsFile,
         settings: (&str, &str),
         category_files: &[(String, String)],
         tables: &[(String, String, String)],
@@ -388,24 +409,6 @@ impl Rules {
             message,
         };
         let (sname, ssrc) = settings;
-        let s: SettingsFile = toml::from_str(ssrc).map_err(|e| toml_error(sname, ssrc, e))?;
-        if !(s.threshold > 0.0 && s.threshold < 1.0) {
-            return Err(err(
-                sname,
-                ssrc,
-                0,
-                "threshold must be between 0 and 1".into(),
-            ));
-        }
-        if s.scale <= 0.0 || s.title_weight <= 0.0 {
-            return Err(err(
-                sname,
-                ssrc,
-                0,
-                "scale and title_weight must be positive".into(),
-            ));
-        }
-
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(ssrc.as_bytes());
         let fold = settings_fold(&s, sname, ssrc, tables, &mut hasher)?;
@@ -928,6 +931,14 @@ window_chars = 4
         assert!(e.to_string().contains("unknown category"), "{e}");
         let e = rules("category = \"fraud\"\nterms = 3\n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+        // A setting out of range concerns the whole of rules.toml: no line is made up.
+        let bad = SETTINGS.replace("threshold = 0.5", "threshold = 1.5");
+        assert_ne!(bad, SETTINGS);
+        let e = Rules::from_sources(("rules.toml", &bad), &[], &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rules.toml: threshold must be between 0 and 1"
+        );
     }
 
     #[test]
