@@ -198,6 +198,28 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
 }
 
 #[test]
+fn a_csv_export_given_as_input_is_told_how_to_classify_it() {
+    // The first rows of the real CFPB sample: a journalist's first try.
+    let d = Dir::new();
+    let sample = std::fs::read_to_string(shared("cfpb/complaints_sample_3000.csv")).unwrap();
+    let head: String = sample.lines().take(4).map(|l| format!("{l}\n")).collect();
+    let input = d.write("cfpb.csv", head);
+    let out = d
+        .cmd(&["classify", "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cfpb.csv:line 1: not JSON"), "{stderr}");
+    assert!(
+        stderr.contains("`classify --input` reads NDJSON"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("walletwatch ingest cfpb FILE"), "{stderr}");
+}
+
+#[test]
 fn a_pipe_fed_one_complaint_at_a_time_gets_each_answer_before_sending_the_next() {
     use std::io::{BufRead, Write};
     use std::sync::Arc;

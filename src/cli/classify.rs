@@ -132,6 +132,14 @@ fn classify_file(
         "classified {classified} line(s), {malformed} malformed ({})",
         classifier.name()
     ));
+    if malformed > 0 && classified == 0 {
+        anyhow::bail!(
+            "{name}: none of its {malformed} line(s) is a JSON object with `id` and `text` \
+             (listed above): `classify --input` reads NDJSON; a CSV or JSON export is \
+             classified by ingesting it (`walletwatch ingest cfpb FILE`, or `ingest export FILE \
+             --mapping MAP.toml`), then `walletwatch classify`"
+        );
+    }
     if malformed > 0 {
         anyhow::bail!("{name}: {malformed} malformed line(s) were not classified (listed above)");
     }
