@@ -198,6 +198,53 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
 }
 
 #[test]
+fn past_a_hundred_malformed_lines_they_are_counted_not_listed() {
+    // 150 lines cut short (a truncated copy, say) between real complaints: every good
+    // line is classified, the first 100 bad ones are named, all 150 are counted.
+    let d = Dir::new();
+    let mut body = String::new();
+    for i in 0..150 {
+        body.push_str(&format!("{{\"id\": {i}, \"text\": \"Venmo froze my\n"));
+        if i % 50 == 0 {
+            body.push_str(&format!(
+                "{{\"id\": \"ok-{i}\", \"text\": \"余额被冻结，客服不处理\"}}\n"
+            ));
+        }
+    }
+    let input = d.write("cut.ndjson", body);
+    let out = d
+        .cmd(&["classify", "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let named = stderr
+        .lines()
+        .filter(|l| l.contains("cut.ndjson:line "))
+        .count();
+    assert_eq!(named, 100, "{stderr}");
+    assert!(stderr.contains("cut.ndjson:line 1: not JSON"), "{stderr}");
+    assert!(stderr.contains("they are counted, not listed"), "{stderr}");
+    assert!(
+        stderr.contains("150 malformed line(s) were not classified (the first 100 listed above)"),
+        "{stderr}"
+    );
+    let answers: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = answers.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["ok-0", "ok-50", "ok-100"]);
+    assert!(
+        answers.iter().all(|a| a["categories"]
+            .as_array()
+            .unwrap()
+            .contains(&"fund_security".into())),
+        "{answers:?}"
+    );
+}
+
+#[test]
 fn a_csv_export_given_as_input_is_told_how_to_classify_it() {
     // The first rows of the real CFPB sample: a journalist's first try.
     let d = Dir::new();

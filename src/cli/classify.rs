@@ -66,6 +66,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Malformed lines of a `--input` file listed one by one; the rest are counted (a CSV
+/// given by mistake would otherwise list every one of its lines).
+const LISTED_MALFORMED: usize = 100;
+
 fn classify_file(
     ctx: &Context,
     classifier: &dyn Classifier,
@@ -103,8 +107,16 @@ fn classify_file(
             match doc.with_context(|| format!("{name}: cannot read"))? {
                 Ok(d) => chunk.push(d),
                 Err(e) => {
-                    bar.suspend(|| eprintln!("error: {name}:{e}"));
                     malformed += 1;
+                    if malformed <= LISTED_MALFORMED {
+                        bar.suspend(|| eprintln!("error: {name}:{e}"));
+                    } else if malformed == LISTED_MALFORMED + 1 {
+                        bar.suspend(|| {
+                            eprintln!(
+                                "error: {name}: more malformed lines follow; they are counted, not listed"
+                            );
+                        });
+                    }
                 }
             }
             if chunk.len() == chunk_len || (!chunk.is_empty() && docs.drained()) {
@@ -134,14 +146,21 @@ fn classify_file(
     ));
     if malformed > 0 && classified == 0 {
         anyhow::bail!(
-            "{name}: none of its {malformed} line(s) is a JSON object with `id` and `text` \
-             (listed above): `classify --input` reads NDJSON; a CSV or JSON export is \
+            "{name}: none of its {malformed} line(s) is a JSON object with `id` and `text`: \
+             `classify --input` reads NDJSON; a CSV or JSON export is \
              classified by ingesting it (`walletwatch ingest cfpb FILE`, or `ingest export FILE \
              --mapping MAP.toml`), then `walletwatch classify`"
         );
     }
     if malformed > 0 {
-        anyhow::bail!("{name}: {malformed} malformed line(s) were not classified (listed above)");
+        anyhow::bail!(
+            "{name}: {malformed} malformed line(s) were not classified ({} listed above)",
+            if malformed > LISTED_MALFORMED {
+                format!("the first {LISTED_MALFORMED}")
+            } else {
+                "all".to_string()
+            }
+        );
     }
     Ok(())
 }
