@@ -144,7 +144,8 @@ fn classify_file(
         "classified {classified} line(s), {malformed} malformed ({})",
         classifier.name()
     ));
-    if malformed > 0 && classified == 0 {
+    // Every line of several malformed: not NDJSON at all (one bad line is just that).
+    if malformed > 1 && classified == 0 {
         anyhow::bail!(
             "{name}: none of its {malformed} line(s) is a JSON object with `id` and `text`: \
              `classify --input` reads NDJSON; a CSV or JSON export is \
