@@ -417,11 +417,18 @@ static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 // Numbers that may be personal data. Alternatives in priority order; each is validated
 // afterwards (ID checksum, Luhn, phone shape) and left as it is when the check fails.
+// Hong Kong and Taiwan IDs begin with a capital letter (HKID `A123456(3)`, Taiwan
+// `A123456789`); Hong Kong numbers are masked when written with +852, Taiwan mobiles in
+// their national (`0912-345-678`) or international form.
 static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?P<id>[0-9]{17}[0-9Xx])",
+        r"|(?P<twid>[A-Z][1289][0-9]{8})",
+        r"|(?P<hkid>[A-Z]{1,2}[0-9]{6}(?:\([0-9A]\)|[0-9A]))",
         r"|(?P<card>[0-9]{4}(?:[ \-]?[0-9]{4}){2,3}(?:[ \-]?[0-9]{1,3})?|[0-9]{13,19})",
         r"|(?P<cn>(?:\+?86[ \-]?)?1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4})",
+        r"|(?P<hk>(?:\+852|\(\+?852\))[ \-]?[2-9][0-9]{3}[ \-]?[0-9]{4})",
+        r"|(?P<tw>(?:\+886[ \-]?|\(\+?886\)[ \-]?|0)9[0-9]{2}[ \-]?[0-9]{3}[ \-]?[0-9]{3})",
         r"|(?P<us>(?:\+?1[ .\-]?)?(?:\([0-9]{3}\)|[0-9]{3})[ .\-]?[0-9]{3}[ .\-]?[0-9]{4})",
     ))
     .expect("number pattern is valid")
@@ -431,7 +438,7 @@ static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// text (borrowed when nothing was found) and the values found.
 pub fn mask_pii(text: &str) -> (std::borrow::Cow<'_, str>, Vec<PiiHit>) {
     let has_at = memchr::memchr(b'@', text.as_bytes()).is_some();
-    let numbers = has_dense_digits(text.as_bytes());
+    let numbers = has_dense_digits(text.as_bytes()) || has_letter_then_digits(text.as_bytes());
     if !has_at && !numbers {
         return (std::borrow::Cow::Borrowed(text), Vec::new());
     }
@@ -477,6 +484,32 @@ fn has_dense_digits(b: &[u8]) -> bool {
         before = here;
     }
     false
+}
+
+/// Whether a capital ASCII letter is followed by six digits somewhere in `b`: every Hong
+/// Kong or Taiwan ID has that, and most texts do not, so it gates `NUMBER_RE` for the IDs
+/// with fewer than ten digits. Windows of 64 bytes start every 58, so each 7-byte run lies
+/// wholly inside one.
+fn has_letter_then_digits(b: &[u8]) -> bool {
+    let mut start = 0;
+    while start + 7 <= b.len() {
+        let w = &b[start..(start + 64).min(b.len())];
+        let d = digit_mask(w);
+        // Bit j: bytes j..j+6 are digits.
+        let run = d & (d >> 1) & (d >> 2) & (d >> 3) & (d >> 4) & (d >> 5);
+        if run != 0 && (range_mask(w, 0, b'A', 26) << 1) & run != 0 {
+            return true;
+        }
+        start += 58;
+    }
+    false
+}
+
+/// [`has_letter_then_digits`], byte by byte.
+#[cfg(test)]
+fn letter_then_digits_walk(b: &[u8]) -> bool {
+    b.windows(7)
+        .any(|w| w[0].is_ascii_uppercase() && w[1..].iter().all(u8::is_ascii_digit))
 }
 
 /// [`has_dense_digits`], byte by byte.
@@ -542,6 +575,27 @@ fn classify_number(caps: &regex::Captures<'_>) -> Option<(PiiKind, String)> {
         let d = digits(&v);
         return (d.len() == v.len() && luhn(&d)).then_some((PiiKind::Card, d));
     }
+    if let Some(m) = caps.name("twid") {
+        let v = m.as_str();
+        return valid_tw_id(v).then(|| (PiiKind::IdNumber, v.to_string()));
+    }
+    if let Some(m) = caps.name("hkid") {
+        let v: String = m
+            .as_str()
+            .chars()
+            .filter(|c| !matches!(c, '(' | ')'))
+            .collect();
+        return valid_hk_id(&v).then_some((PiiKind::IdNumber, v));
+    }
+    if let Some(m) = caps.name("hk") {
+        let d = digits(m.as_str());
+        return (d.len() == 11).then(|| (PiiKind::Phone, format!("+{d}")));
+    }
+    if let Some(m) = caps.name("tw") {
+        let d = digits(m.as_str());
+        let national = d.strip_prefix("886").or_else(|| d.strip_prefix('0'))?;
+        return (national.len() == 9).then(|| (PiiKind::Phone, format!("+886{national}")));
+    }
     if let Some(m) = caps.name("card") {
         let d = digits(m.as_str());
         return ((13..=19).contains(&d.len()) && luhn(&d)).then_some((PiiKind::Card, d));
@@ -587,6 +641,68 @@ pub fn valid_cn_id(id: &str) -> bool {
         && (1900..=2100).contains(&year)
         && (1..=12).contains(&month)
         && (1..=31).contains(&day)
+}
+
+/// Checks a Taiwan national ID (or resident certificate) number, `A123456789`: the
+/// letter's two-digit code and the nine digits, weighted 1 9 8 7 6 5 4 3 2 1 1, sum to a
+/// multiple of ten.
+pub fn valid_tw_id(id: &str) -> bool {
+    // Letter codes A..Z (I, O, W, X, Y, Z out of order: they were added later).
+    const CODE: [u32; 26] = [
+        10, 11, 12, 13, 14, 15, 16, 17, 34, 18, 19, 20, 21, 22, 35, 23, 24, 25, 26, 27, 28, 29, 32,
+        30, 31, 33,
+    ];
+    const W: [u32; 9] = [8, 7, 6, 5, 4, 3, 2, 1, 1];
+    let b = id.as_bytes();
+    if b.len() != 10
+        || !b[0].is_ascii_uppercase()
+        || !matches!(b[1], b'1' | b'2' | b'8' | b'9')
+        || !b[1..].iter().all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    let code = CODE[usize::from(b[0] - b'A')];
+    let sum: u32 = code / 10
+        + (code % 10) * 9
+        + b[1..]
+            .iter()
+            .zip(W)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum::<u32>();
+    sum.is_multiple_of(10)
+}
+
+/// Checks a Hong Kong identity card number written without brackets, `A1234563` or
+/// `AB9876543`: one or two letters (a missing first letter counts 36, letters 10..35) and
+/// six digits weighted 9..2, plus the check digit (`A` for 10), sum to a multiple of 11.
+pub fn valid_hk_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    if !(1..=2).contains(&letters)
+        || b.len() != letters + 7
+        || !b[letters..letters + 6].iter().all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    let value = |c: u8| -> u32 {
+        if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c - b'A') + 10
+        }
+    };
+    let mut chars: Vec<u32> = Vec::with_capacity(8);
+    if letters == 1 {
+        chars.push(36);
+    }
+    chars.extend(b[..letters + 6].iter().map(|&c| value(c)));
+    let sum: u32 = chars.iter().zip((2..=9).rev()).map(|(v, w)| v * w).sum();
+    let check = match b[letters + 6] {
+        b'A' => 10,
+        c if c.is_ascii_digit() => u32::from(c - b'0'),
+        _ => return false,
+    };
+    (sum + check).is_multiple_of(11)
 }
 
 /// Luhn check used by every card network.
@@ -797,6 +913,90 @@ mod tests {
         // amounts and dates are not phone numbers
         let (t, h) = mask_pii("On 01/02/2024 I paid {$1200.00} and {$300.00}, ref 2024");
         assert!(h.is_empty(), "{t}");
+    }
+
+    #[test]
+    fn masks_hong_kong_and_taiwan_personal_data() {
+        // Hong Kong: identity card (check digit in brackets or not, `A` for ten), +852.
+        let (t, hits) = mask_pii(
+            "我的身份證號碼係A123456(3)，另一張Z683365A，聯絡電話 +852 9123 4567 或 (852) 6123-4567",
+        );
+        assert_eq!(
+            t,
+            "我的身份證號碼係[id_number]，另一張[id_number]，聯絡電話 [phone] 或 [phone]"
+        );
+        let values: Vec<_> = hits.iter().map(|h| h.value.as_str()).collect();
+        assert_eq!(
+            values,
+            vec!["A1234563", "Z683365A", "+85291234567", "+85261234567"]
+        );
+        // Taiwan: national ID, mobiles written nationally and internationally.
+        let (t, hits) =
+            mask_pii("身分證字號F223456786，手機0912-345-678，My number is +886 912 345 678.");
+        assert_eq!(
+            t,
+            "身分證字號[id_number]，手機[phone]，My number is [phone]."
+        );
+        let values: Vec<_> = hits.iter().map(|h| h.value.as_str()).collect();
+        assert_eq!(values, vec!["F223456786", "+886912345678", "+886912345678"]);
+        // Failing check digits, longer codes and bare eight-digit numbers stay as written.
+        for kept in [
+            "ID A123456(4) was rejected",
+            "身分證 A123456788 不對",
+            "order B1234567 shipped",
+            "reference XA1234567890 and AB1234567C",
+            "單號 91234567，金額 12345678",
+        ] {
+            let (t, h) = mask_pii(kept);
+            assert_eq!((t.as_ref(), h.len()), (kept, 0), "{kept}");
+        }
+        assert!(valid_hk_id("AB9876543") && valid_hk_id("K1234560"));
+        assert!(valid_tw_id("A123456789") && valid_tw_id("B800000015"));
+        assert!(
+            !valid_tw_id("A323456789"),
+            "the second character is 1, 2, 8 or 9"
+        );
+    }
+
+    #[test]
+    fn the_letter_and_digits_gate_answers_as_the_byte_walk() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut found = 0;
+        for len in 0..300usize {
+            for per_mille in [0u64, 300, 600, 900] {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| match next() % 1000 {
+                        r if r < per_mille => b'0' + (next() % 10) as u8,
+                        r if r < per_mille + 50 => b'A' + (next() % 26) as u8,
+                        _ => b'x',
+                    })
+                    .collect();
+                let want = letter_then_digits_walk(&text);
+                assert_eq!(
+                    has_letter_then_digits(&text),
+                    want,
+                    "{}",
+                    String::from_utf8_lossy(&text)
+                );
+                found += usize::from(want);
+            }
+        }
+        // A run placed across every window boundary.
+        for at in 0..200usize {
+            let mut text = vec![b' '; 210];
+            text[at] = b'K';
+            text[at + 1..at + 7].copy_from_slice(b"123456");
+            assert!(has_letter_then_digits(&text), "at {at}");
+            text[at + 6] = b' ';
+            assert!(!has_letter_then_digits(&text), "five digits at {at}");
+        }
+        assert!(found > 100, "the random texts hold such runs too ({found})");
     }
 
     #[test]
