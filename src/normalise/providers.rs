@@ -323,6 +323,12 @@ mod tests {
         assert_eq!(r("支付寶"), "alipay");
         assert_eq!(r("雲閃付"), "unionpay");
         assert_eq!(r("微信零錢通"), "wechat_pay");
+        // Hong Kong and Taiwan wallets: the longer name wins over the mainland brand in it.
+        assert_eq!(r("支付寶香港"), "alipay_hk");
+        assert_eq!(r("AlipayHK"), "alipay_hk");
+        assert_eq!(r("八達通"), "octopus");
+        assert_eq!(r("街口支付"), "jkopay");
+        assert_eq!(r("LINE Pay"), "line_pay");
         assert_eq!(r("Block, Inc."), "cash_app");
         assert_eq!(r("Square Cash"), "cash_app");
         assert_eq!(r("Early Warning Services, LLC"), "zelle");
