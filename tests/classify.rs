@@ -166,6 +166,17 @@ fn multi_label_complaints_get_every_label() {
     }
 }
 
+/// `classify --input` of `body` saved as `name`, which must exit with 1 (malformed lines).
+fn classify_failing(d: &Dir, name: &str, body: impl AsRef<[u8]>) -> std::process::Output {
+    let input = d.write(name, body);
+    let out = d
+        .cmd(&["classify", "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    out
+}
+
 #[test]
 fn a_malformed_line_is_named_and_the_rest_classify() {
     let d = Dir::new();
@@ -175,12 +186,7 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
         .to_vec();
     body.extend_from_slice(b"{\"id\": 4, \"text\": \"\xb6\xb3\xbd\xe1\"}\r\n");
     body.extend_from_slice("{\"id\": 5, \"text\": \"余额被冻结\"}\r\n".as_bytes());
-    let input = d.write("in.ndjson", body);
-    let out = d
-        .cmd(&["classify", "--input", input.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = classify_failing(&d, "in.ndjson", body);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in.ndjson:line 2: not JSON"), "{stderr}");
     assert!(stderr.contains("in.ndjson:line 4: not UTF-8"), "{stderr}");
@@ -211,12 +217,7 @@ fn past_a_hundred_malformed_lines_they_are_counted_not_listed() {
             ));
         }
     }
-    let input = d.write("cut.ndjson", body);
-    let out = d
-        .cmd(&["classify", "--input", input.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = classify_failing(&d, "cut.ndjson", body);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let named = stderr
         .lines()
@@ -250,12 +251,7 @@ fn a_csv_export_given_as_input_is_told_how_to_classify_it() {
     let d = Dir::new();
     let sample = std::fs::read_to_string(shared("cfpb/complaints_sample_3000.csv")).unwrap();
     let head: String = sample.lines().take(4).map(|l| format!("{l}\n")).collect();
-    let input = d.write("cfpb.csv", head);
-    let out = d
-        .cmd(&["classify", "--input", input.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = classify_failing(&d, "cfpb.csv", head);
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cfpb.csv:line 1: not JSON"), "{stderr}");
