@@ -915,14 +915,39 @@ mod tests {
         assert!(h.is_empty(), "{t}");
     }
 
-    /// A xorshift64 generator: the same numbers on every run.
-    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
+    /// Random texts of every length up to 300 bytes, digits `per_mille` of the bytes (for
+    /// each density given) and capital letters `letters` per mille, the rest `x` (a
+    /// xorshift64 stream: the same texts on every run): `gate` must answer as `walk` on
+    /// each. Returns how many texts `walk` says yes to.
+    fn random_texts_agree(
+        mut seed: u64,
+        per_milles: &[u64],
+        letters: u64,
+        gate: fn(&[u8]) -> bool,
+        walk: fn(&[u8]) -> bool,
+    ) -> usize {
+        let mut next = move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
+        };
+        let mut yes = 0;
+        for len in 0..300usize {
+            for &per_mille in per_milles {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| match next() % 1000 {
+                        r if r < per_mille => b'0' + (next() % 10) as u8,
+                        r if r < per_mille + letters => b'A' + (next() % 26) as u8,
+                        _ => b'x',
+                    })
+                    .collect();
+                let want = walk(&text);
+                assert_eq!(gate(&text), want, "{}", String::from_utf8_lossy(&text));
+                yes += usize::from(want);
+            }
         }
+        yes
     }
 
     #[test]
@@ -970,27 +995,14 @@ mod tests {
 
     #[test]
     fn the_letter_and_digits_gate_answers_as_the_byte_walk() {
-        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
-        let mut found = 0;
-        for len in 0..300usize {
-            for per_mille in [0u64, 300, 600, 900] {
-                let text: Vec<u8> = (0..len)
-                    .map(|_| match next() % 1000 {
-                        r if r < per_mille => b'0' + (next() % 10) as u8,
-                        r if r < per_mille + 50 => b'A' + (next() % 26) as u8,
-                        _ => b'x',
-                    })
-                    .collect();
-                let want = letter_then_digits_walk(&text);
-                assert_eq!(
-                    has_letter_then_digits(&text),
-                    want,
-                    "{}",
-                    String::from_utf8_lossy(&text)
-                );
-                found += usize::from(want);
-            }
-        }
+        // Digits at many densities, a capital letter one byte in twenty.
+        let found = random_texts_agree(
+            0x2545_F491_4F6C_DD1D,
+            &[0, 300, 600, 900],
+            50,
+            has_letter_then_digits,
+            letter_then_digits_walk,
+        );
         // A run placed across every window boundary.
         for at in 0..200usize {
             let mut text = vec![b' '; 210];
@@ -1030,29 +1042,13 @@ mod tests {
         // Texts of every length up to 300 bytes with digits scattered at many densities,
         // and runs of 10 digits in 16 bytes placed across every block boundary: the
         // 64-byte block count must never say no where the walk says yes (nor yes).
-        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
-        let mut dense = 0;
-        for len in 0..300usize {
-            for per_mille in [0u64, 50, 150, 300, 600] {
-                let text: Vec<u8> = (0..len)
-                    .map(|_| {
-                        if next() % 1000 < per_mille {
-                            b'0' + (next() % 10) as u8
-                        } else {
-                            b'x'
-                        }
-                    })
-                    .collect();
-                let want = dense_digits_walk(&text);
-                assert_eq!(
-                    has_dense_digits(&text),
-                    want,
-                    "{}",
-                    String::from_utf8_lossy(&text)
-                );
-                dense += usize::from(want);
-            }
-        }
+        let dense = random_texts_agree(
+            0x9E37_79B9_7F4A_7C15,
+            &[0, 50, 150, 300, 600],
+            0,
+            has_dense_digits,
+            dense_digits_walk,
+        );
         for at in 0..200usize {
             let mut text = vec![b' '; 260];
             for (k, i) in [0, 1, 2, 4, 5, 6, 8, 9, 11, 15].iter().enumerate() {
