@@ -402,3 +402,105 @@ fn detect_needs_a_classified_store_and_exports_carry_indicators() {
         .expect("indicators column");
     assert_eq!(rows[0][i], "domain:paypal-login-help.com");
 }
+
+#[test]
+fn hong_kong_and_taiwan_complaints_are_masked_attributed_and_linked_by_a_shared_number() {
+    // Three Hong Kong complaints against different wallets, two in Traditional characters
+    // (Cantonese) and one in English, the same scammer's number written three ways (a
+    // campaign needs three); a Taiwan one with its own number.
+    let dir = Dir::new();
+    let rows = vec![
+        Row {
+            id: "hk-1".into(),
+            date: "2024-05-02".into(),
+            provider: "支付寶香港".into(),
+            text: "有個自稱支付寶香港客服嘅人用 +852 6123 4567 打俾我，話我個戶口被凍結，\
+                   要我講埋身份證號碼A123456(3)同驗證碼，之後戶口啲錢全部冇咗，客服一直唔處理。"
+                .into(),
+        },
+        Row {
+            id: "hk-2".into(),
+            date: "2024-05-09".into(),
+            provider: "八達通".into(),
+            text: "收到 (852) 6123-4567 嘅電話，對方扮八達通職員話我張卡有可疑交易，\
+                   叫我喺網上填卡號同密碼，結果被人轉走三千蚊。"
+                .into(),
+        },
+        Row {
+            id: "hk-3".into(),
+            date: "2024-05-12".into(),
+            provider: "PayMe".into(),
+            text: "I got a call from +85261234567 saying my PayMe account was locked. They sent \
+                   a link and asked for my one-time password, then HK$5,000 was transferred out."
+                .into(),
+        },
+        Row {
+            id: "tw-1".into(),
+            date: "2024-05-10".into(),
+            provider: "街口支付".into(),
+            text: "我的帳戶被盜，身分證字號F223456786被拿去申請，客服說會回電到0912-345-678，\
+                   但是一直沒有回覆，帳戶裡的錢也還沒退回。"
+                .into(),
+        },
+    ];
+    ingest(&dir, "hk_tw.ndjson", &rows);
+    dir.ok(&["-q", "classify"]);
+    dir.ok(&["-q", "detect", "--out", "out"]);
+
+    let (header, exported) = read_csv(&dir.ok(&["-q", "export", "--format", "csv"]));
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (id, provider, text) = (col("source_id"), col("provider"), col("text"));
+    let by_id: HashMap<&str, &Vec<String>> = exported.iter().map(|r| (r[id].as_str(), r)).collect();
+    for (row, want) in [
+        ("hk-1", "alipay_hk"),
+        ("hk-2", "octopus"),
+        ("hk-3", "payme"),
+        ("tw-1", "jkopay"),
+    ] {
+        let r = by_id[row];
+        assert_eq!(r[provider], want, "{row}");
+        for personal in ["6123", "A123456", "F223456786", "0912"] {
+            assert!(
+                !r[text].contains(personal),
+                "{row} keeps {personal}: {}",
+                r[text]
+            );
+        }
+        assert!(r[text].contains("[phone]"), "{row}: {}", r[text]);
+    }
+    // Amounts in Hong Kong dollars are not counted as US dollars or yuan.
+    let (amount, currency) = (col("amount"), col("currency"));
+    assert_eq!(
+        (
+            by_id["hk-3"][amount].as_str(),
+            by_id["hk-3"][currency].as_str()
+        ),
+        ("5000.0", "HKD")
+    );
+    assert_eq!(
+        by_id["hk-2"][currency], "",
+        "三千蚊 is written in words: no amount"
+    );
+    assert!(by_id["hk-1"][text].contains("[id_number]"));
+    assert!(by_id["tw-1"][text].contains("[id_number]"));
+
+    // The shared number (stored only as a keyed hash) links the Hong Kong complaints.
+    let members = table(&dir, "campaign_members");
+    let campaign_of = |sid: &str| {
+        members
+            .iter()
+            .find(|m| m["complaint_id"] == sid)
+            .map(|m| m["campaign_id"].clone())
+    };
+    let hk = campaign_of("hk-1").expect("hk-1 is in a campaign");
+    assert_eq!(campaign_of("hk-2"), Some(hk.clone()));
+    assert_eq!(campaign_of("hk-3"), Some(hk.clone()));
+    assert_ne!(campaign_of("tw-1"), Some(hk.clone()));
+    let linked = members
+        .iter()
+        .find(|m| m["complaint_id"] == "hk-2")
+        .map(|m| m["linked_by"].clone())
+        .unwrap_or_default();
+    assert!(linked.contains("phone:"), "{linked}");
+    assert!(!linked.contains("6123"), "{linked}");
+}

@@ -6,7 +6,7 @@ mod util;
 use std::process::Stdio;
 use std::time::Duration;
 
-use util::{Dir, reconciliation, repo, shared};
+use util::{Dir, read_csv, reconciliation, repo, shared};
 
 fn cfpb_csv() -> String {
     shared("cfpb/complaints_sample_3000.csv")
@@ -551,4 +551,62 @@ fn every_part_compression_stores_the_same_complaints_and_a_store_mixes_them() {
     assert_eq!(d.part_codecs(), "LZ4_RAW UNCOMPRESSED ZSTD");
     let (_, rows) = util::read_csv(&d.ok(&["export", "--format", "csv", "--source", "cfpb"]));
     assert_eq!(rows.len(), 3000);
+}
+
+#[test]
+fn a_taiwan_export_reads_its_bare_yuan_as_new_taiwan_dollars() {
+    // A Taiwan site's export in the 黑猫投诉 record shape: its 元 is the New Taiwan dollar
+    // (default_currency = "TWD"), while 人民幣 in a text stays yuan.
+    let d = Dir::new();
+    let rows = [
+        r#"{"投诉编号": "tw-1", "投诉对象": "街口支付", "投诉标题": "帳戶被盜刷", "投诉详情": "帳戶被盜刷了好幾筆，客服不處理", "涉诉金额": "5,000元", "发布时间": "2024-05-10 09:30"}"#,
+        r#"{"投诉编号": "tw-2", "投诉对象": "街口支付", "投诉标题": "退款未到帳", "投诉详情": "訂單取消後1,200元一直沒有退回", "发布时间": "2024-05-11 10:00"}"#,
+        r#"{"投诉编号": "tw-3", "投诉对象": "支付寶", "投诉标题": "跨境付款", "投诉详情": "在淘寶買東西被多扣了300人民幣", "发布时间": "2024-05-12 11:00"}"#,
+    ];
+    let file = d.write("tw.ndjson", rows.join("\n") + "\n");
+    let mapping = std::fs::read_to_string(repo("data/mappings/heimao_ndjson.toml"))
+        .expect("mapping")
+        .replace("default_currency = \"CNY\"", "default_currency = \"TWD\"")
+        .replace("source = \"heimao\"", "source = \"tw_posts\"");
+    let map = d.write("tw.toml", &mapping);
+    d.ingest_export(&file, &map);
+    let (header, exported) = read_csv(&d.ok(&["-q", "export", "--format", "csv"]));
+    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
+    let got: Vec<(String, String, String)> = exported
+        .iter()
+        .map(|r| {
+            (
+                r[col("source_id")].clone(),
+                r[col("amount")].clone(),
+                r[col("currency")].clone(),
+            )
+        })
+        .collect();
+    for want in [
+        ("tw-1", "5000.0", "TWD"),
+        ("tw-2", "1200.0", "TWD"),
+        ("tw-3", "300.0", "CNY"),
+    ] {
+        assert!(
+            got.iter()
+                .any(|g| (g.0.as_str(), g.1.as_str(), g.2.as_str()) == want),
+            "{want:?} not in {got:?}"
+        );
+    }
+    // A currency the table does not know is refused, naming the ones it does.
+    let bad = d.write("eur.toml", mapping.replace("\"TWD\"", "\"EUR\""));
+    let err = d.fails(
+        &[
+            "ingest",
+            "export",
+            &file.display().to_string(),
+            "--mapping",
+            &bad.display().to_string(),
+        ],
+        1,
+    );
+    assert!(
+        err.contains("eur.toml") && err.contains("CNY, USD, HKD, TWD"),
+        "{err}"
+    );
 }

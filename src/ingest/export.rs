@@ -140,9 +140,12 @@ impl Mapping {
             )));
         }
         if let Some(c) = &f.default_currency
-            && !["CNY", "USD"].contains(&c.as_str())
+            && crate::normalise::text::currency_code(c).is_none()
         {
-            return Err(err(format!("default_currency {c:?} must be CNY or USD")));
+            return Err(err(format!(
+                "default_currency {c:?} must be one of {}",
+                crate::normalise::text::CURRENCIES.join(", ")
+            )));
         }
         Ok(Self {
             source: f.source,
@@ -180,11 +183,9 @@ impl Mapping {
 
     /// Currency of bare amounts.
     pub fn currency(&self) -> Option<&'static str> {
-        match self.default_currency.as_deref() {
-            Some("CNY") => Some("CNY"),
-            Some("USD") => Some("USD"),
-            _ => None,
-        }
+        self.default_currency
+            .as_deref()
+            .and_then(crate::normalise::text::currency_code)
     }
 
     /// The format to read `path` with: the mapping's, else the sniffed shape, else CSV.

@@ -124,7 +124,9 @@ impl Normaliser<'_> {
             .resolve(provider_raw.as_deref(), raw_text.as_deref());
         let money = match r.amount.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(field) => text::parse_amount_field(field, self.default_currency),
-            None => raw_text.as_deref().and_then(text::extract_money),
+            None => raw_text
+                .as_deref()
+                .and_then(|t| text::extract_money_in(t, self.default_currency)),
         };
         let lang = raw_text
             .as_deref()

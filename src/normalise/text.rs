@@ -252,8 +252,16 @@ const fn word_key(w: &[u8]) -> u32 {
 pub struct Money {
     /// Amount in the currency's main unit (dollars, yuan).
     pub amount: f64,
-    /// `USD` or `CNY`.
+    /// `USD`, `CNY`, `HKD` or `TWD` (one of [`CURRENCIES`]).
     pub currency: &'static str,
+}
+
+/// The currencies amounts are read in (ISO 4217).
+pub const CURRENCIES: [&str; 4] = ["CNY", "USD", "HKD", "TWD"];
+
+/// `code` as one of [`CURRENCIES`] (for mapping files' and site profiles' `default_currency`).
+pub fn currency_code(code: &str) -> Option<&'static str> {
+    CURRENCIES.into_iter().find(|c| *c == code)
 }
 
 /// The `$` forms of [`AMOUNT_RE`]: its first two branches.
@@ -261,6 +269,8 @@ macro_rules! dollar_forms {
     () => {
         concat!(
             r"(?:\{\$(?P<cfpb>[0-9][0-9,]*(?:\.[0-9]+)?)\})",
+            r"|(?:HK\$\s?(?P<hkd>[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s?(?P<hkdk>[kK]|million)\b)?)",
+            r"|(?:NT\$\s?(?P<twd>[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s?(?P<twdk>[kK]|million)\b)?)",
             r"|(?:(?:US)?\$\s?(?P<usd>[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s?(?P<usdk>[kK]|million)\b)?)",
         )
     };
@@ -274,10 +284,21 @@ macro_rules! dollar_forms {
 static DOLLAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(dollar_forms!()).expect("dollar pattern is valid"));
 
-/// The words that let an ASCII text mention money without a `$` (`USD 300`, `200 RMB`),
-/// their searchers built once (`memmem::find` builds one per call: 1% of ingest).
-static CURRENCY_WORDS: LazyLock<[memchr::memmem::Finder<'static>; 5]> = LazyLock::new(|| {
-    [b"USD".as_slice(), b"usd", b"dollars", b"RMB", b"rmb"].map(memchr::memmem::Finder::new)
+/// The words that let an ASCII text mention money without a `$` (`USD 300`, `200 RMB`,
+/// `HKD 1,200`), their searchers built once (`memmem::find` builds one per call: 1% of
+/// ingest).
+static CURRENCY_WORDS: LazyLock<[memchr::memmem::Finder<'static>; 8]> = LazyLock::new(|| {
+    [
+        b"USD".as_slice(),
+        b"usd",
+        b"dollars",
+        b"RMB",
+        b"rmb",
+        b"HKD",
+        b"TWD",
+        b"NTD",
+    ]
+    .map(memchr::memmem::Finder::new)
 });
 
 static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -285,8 +306,15 @@ static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
         dollar_forms!(),
         r"|(?:(?:USD|usd)\s?(?P<usd2>[0-9][0-9,]*(?:\.[0-9]+)?))",
         r"|(?:(?P<usd3>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?:dollars|USD)\b)",
-        r"|(?:[￥¥]\s?(?P<cny>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cnyu>万|千|亿)?)",
-        r"|(?:(?P<cny2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cny2u>万|千|亿)?\s?(?:元|块钱|块|人民币|RMB|rmb))",
+        // Hong Kong and Taiwan dollars: the code or the Chinese name before the number,
+        // or the name after it (港幣3,000元, 3萬港元, HKD 1,200, 新台幣5,000元, 2000台幣);
+        // 蚊 is Cantonese for a Hong Kong dollar.
+        r"|(?:(?:\bHKD|港币|港幣|港元)\s?(?P<hkd2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<hkd2u>万|萬|千|亿|億)?)",
+        r"|(?:(?P<hkd3>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<hkd3u>万|萬|千|亿|億)?\s?(?:HKD\b|港币|港幣|港元|蚊))",
+        r"|(?:(?:\bTWD|\bNTD|新台币|新台幣|新臺幣|台币|台幣|臺幣)\s?(?P<twd2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<twd2u>万|萬|千|亿|億)?)",
+        r"|(?:(?P<twd3>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<twd3u>万|萬|千|亿|億)?\s?(?:TWD\b|NTD\b|新台币|新台幣|新臺幣|台币|台幣|臺幣))",
+        r"|(?:[￥¥]\s?(?P<cny>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cnyu>万|萬|千|亿|億)?)",
+        r"|(?:(?P<cny2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cny2u>万|萬|千|亿|億)?\s?(?P<cny2cur>元|块钱|块|塊錢|塊|人民币|人民幣|RMB|rmb))",
     ))
     .expect("amount pattern is valid")
 });
@@ -299,30 +327,39 @@ fn parse_number(s: &str) -> Option<f64> {
 
 fn unit_factor(u: Option<regex::Match<'_>>) -> f64 {
     match u.map(|m| m.as_str()) {
-        Some("万") => 1e4,
-        Some("千") | Some("k") | Some("K") => 1e3,
-        Some("亿") => 1e8,
+        Some("万" | "萬") => 1e4,
+        Some("千" | "k" | "K") => 1e3,
+        Some("亿" | "億") => 1e8,
         Some("million") => 1e6,
         _ => 1.0,
     }
 }
 
 /// The largest amount of money mentioned in `text` (`{$450.00}`, `$1,200`, `3,000元`,
-/// `1.2万元`, `￥68`), or `None`.
+/// `1.2万元`, `￥68`, `HK$5,000`, `新台幣5,000元`), or `None`.
 pub fn extract_money(text: &str) -> Option<Money> {
+    extract_money_in(text, None)
+}
+
+/// [`extract_money`] for a source whose local currency is `local`: where that is `HKD` or
+/// `TWD`, a bare 元 or 塊 (`3,000元`) is that currency, as Hong Kong and Taiwan write it;
+/// otherwise, and wherever 人民币, RMB or ￥ says so, it is yuan.
+pub fn extract_money_in(text: &str, local: Option<&'static str>) -> Option<Money> {
+    let local = local.filter(|c| matches!(*c, "HKD" | "TWD"));
     if !text.is_ascii() {
-        return money_with(&AMOUNT_RE, text);
+        return money_with(&AMOUNT_RE, text, local);
     }
     let b = text.as_bytes();
     if CURRENCY_WORDS.iter().any(|f| f.find(b).is_some()) {
-        return money_with(&AMOUNT_RE, text);
+        return money_with(&AMOUNT_RE, text, local);
     }
     memchr::memchr(b'$', b)?; // no `$`: none of the `$` forms can match
-    money_with(&DOLLAR_RE, text)
+    money_with(&DOLLAR_RE, text, local)
 }
 
-/// The largest amount `re` (one of the amount patterns) finds in `text`.
-fn money_with(re: &Regex, text: &str) -> Option<Money> {
+/// The largest amount `re` (one of the amount patterns) finds in `text`; a bare 元 is
+/// `local` when given.
+fn money_with(re: &Regex, text: &str, local: Option<&'static str>) -> Option<Money> {
     let mut best: Option<Money> = None;
     for caps in re.captures_iter(text) {
         let found = if let Some(m) = caps
@@ -333,10 +370,24 @@ fn money_with(re: &Regex, text: &str) -> Option<Money> {
             parse_number(m.as_str()).map(|a| (a, "USD"))
         } else if let Some(m) = caps.name("usd") {
             parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("usdk")), "USD"))
+        } else if let Some((m, u)) = [("hkd", "hkdk"), ("hkd2", "hkd2u"), ("hkd3", "hkd3u")]
+            .into_iter()
+            .find_map(|(n, u)| caps.name(n).map(|m| (m, caps.name(u))))
+        {
+            parse_number(m.as_str()).map(|a| (a * unit_factor(u), "HKD"))
+        } else if let Some((m, u)) = [("twd", "twdk"), ("twd2", "twd2u"), ("twd3", "twd3u")]
+            .into_iter()
+            .find_map(|(n, u)| caps.name(n).map(|m| (m, caps.name(u))))
+        {
+            parse_number(m.as_str()).map(|a| (a * unit_factor(u), "TWD"))
         } else if let Some(m) = caps.name("cny") {
             parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("cnyu")), "CNY"))
         } else if let Some(m) = caps.name("cny2") {
-            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("cny2u")), "CNY"))
+            let named = caps
+                .name("cny2cur")
+                .is_some_and(|c| matches!(c.as_str(), "人民币" | "人民幣" | "RMB" | "rmb"));
+            let currency = if named { "CNY" } else { local.unwrap_or("CNY") };
+            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("cny2u")), currency))
         } else {
             None
         };
@@ -352,7 +403,7 @@ fn money_with(re: &Regex, text: &str) -> Option<Money> {
 /// Parses a value from a dedicated amount field (`1000元`, `$45.10`, `12,000`), using
 /// `default_currency` when the value names none.
 pub fn parse_amount_field(value: &str, default_currency: Option<&'static str>) -> Option<Money> {
-    if let Some(m) = extract_money(value) {
+    if let Some(m) = extract_money_in(value, default_currency) {
         return Some(m);
     }
     let v = value.trim();
@@ -862,7 +913,7 @@ mod tests {
         assert!(texts.len() > 1000, "the shared data is beside the checkout");
         let mut dollar_only = 0;
         for t in &texts {
-            let full = money_with(&AMOUNT_RE, t);
+            let full = money_with(&AMOUNT_RE, t, None);
             assert_eq!(extract_money(t), full, "{t:?}");
             dollar_only += usize::from(t.is_ascii() && full.is_some());
         }
@@ -884,6 +935,49 @@ mod tests {
         // An English text naming yuan by their ASCII code (was missed before 2026-12-02).
         assert_eq!(m("the seller kept 500 RMB"), Some((500.0, "CNY")));
         assert_eq!(m("I lost 300 dollars"), Some((300.0, "USD")));
+        // Hong Kong and Taiwan dollars, by symbol, code or name, before or after the number.
+        assert_eq!(
+            m("then HK$5,000 was transferred out"),
+            Some((5000.0, "HKD"))
+        );
+        assert_eq!(m("被騙咗 HKD 1,200"), Some((1200.0, "HKD")));
+        assert_eq!(m("lost 1,200 HKD and $20"), Some((1200.0, "HKD")));
+        assert_eq!(m("被人轉走港幣3,000元"), Some((3000.0, "HKD")));
+        assert_eq!(m("損失咗3萬港元"), Some((30000.0, "HKD")));
+        assert_eq!(m("俾人呃咗800蚊"), Some((800.0, "HKD")));
+        assert_eq!(m("損失NT$2,000"), Some((2000.0, "TWD")));
+        assert_eq!(m("被盜刷新台幣5,000元"), Some((5000.0, "TWD")));
+        assert_eq!(m("被扣了2000台幣"), Some((2000.0, "TWD")));
+        assert_eq!(m("charged TWD 350"), Some((350.0, "TWD")));
+        assert_eq!(
+            m("EVENTD 350 happened"),
+            None,
+            "a code inside a word is not one"
+        );
+        // A real CFPB narrative (narratives_by_product_10k.csv) that had no amount before.
+        assert_eq!(
+            m("Western Union processed roughly 70,000 HKD in transactions that were"),
+            Some((70000.0, "HKD"))
+        );
+        // Traditional units and 塊 read as the Simplified ones.
+        assert_eq!(m("損失1.5萬元"), Some((15000.0, "CNY")));
+        assert_eq!(m("被扣了50塊錢"), Some((50.0, "CNY")));
+        // A Hong Kong or Taiwan source's bare 元 is its own dollar; 人民币 stays yuan.
+        let local = |s, c| extract_money_in(s, Some(c)).map(|m| (m.amount, m.currency));
+        assert_eq!(local("被盜刷5,000元", "TWD"), Some((5000.0, "TWD")));
+        assert_eq!(local("被呃3,000元", "HKD"), Some((3000.0, "HKD")));
+        assert_eq!(local("被扣了500人民幣", "HKD"), Some((500.0, "CNY")));
+        assert_eq!(
+            local("被骗3,000元", "USD"),
+            Some((3000.0, "CNY")),
+            "only HKD and TWD"
+        );
+        assert_eq!(
+            parse_amount_field("1000元", Some("TWD")).map(|m| m.currency),
+            Some("TWD")
+        );
+        assert_eq!(currency_code("HKD"), Some("HKD"));
+        assert_eq!(currency_code("EUR"), None);
         assert_eq!(
             parse_amount_field("1000元", Some("CNY")).map(|m| m.amount),
             Some(1000.0)

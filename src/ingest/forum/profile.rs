@@ -290,9 +290,12 @@ impl Profile {
             )));
         }
         if let Some(c) = &f.default_currency
-            && !["CNY", "USD"].contains(&c.as_str())
+            && crate::normalise::text::currency_code(c).is_none()
         {
-            return Err(err(format!("default_currency {c:?} must be CNY or USD")));
+            return Err(err(format!(
+                "default_currency {c:?} must be one of {}",
+                crate::normalise::text::CURRENCIES.join(", ")
+            )));
         }
         if let Some(c) = &f.contact {
             parse_http_url(c).map_err(|m| err(format!("contact: {m}")))?;
