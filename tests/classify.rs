@@ -1041,10 +1041,22 @@ fn hong_kong_cantonese_and_taiwan_wording_is_read() {
     // leaked") write them: words the Traditional fold alone does not turn into the
     // Simplified lexicon's, written for this test (no labelled set holds such text).
     let cases = [
-        ("有人扮八達通職員打嚟，我俾人呃咗三千蚊，報咗警都冇用。", "fraud"),
-        ("我個支付寶香港戶口俾人盜用，有人登入咗轉走晒啲錢。", "account_takeover"),
-        ("用FPS轉數俾朋友，顯示轉數唔成功，但係錢已經扣咗，對方又收唔到。", "failed_transaction"),
-        ("打咗十幾次熱線都冇人聽，send email又冇回覆，完全冇人理。", "service"),
+        (
+            "有人扮八達通職員打嚟，我俾人呃咗三千蚊，報咗警都冇用。",
+            "fraud",
+        ),
+        (
+            "我個支付寶香港戶口俾人盜用，有人登入咗轉走晒啲錢。",
+            "account_takeover",
+        ),
+        (
+            "用FPS轉數俾朋友，顯示轉數唔成功，但係錢已經扣咗，對方又收唔到。",
+            "failed_transaction",
+        ),
+        (
+            "打咗十幾次熱線都冇人聽，send email又冇回覆，完全冇人理。",
+            "service",
+        ),
         ("街口支付個資外洩，我的姓名電話被拿去亂用。", "data_leak"),
     ];
     let d = Dir::new();
@@ -1056,6 +1068,9 @@ fn hong_kong_cantonese_and_taiwan_wording_is_read() {
     let got = classify_lines(&d, &lines);
     for (i, (text, want)) in cases.iter().enumerate() {
         let (cats, _) = &got[&i.to_string()];
-        assert!(cats.iter().any(|c| c == want), "{text}: {cats:?}, want {want}");
+        assert!(
+            cats.iter().any(|c| c == want),
+            "{text}: {cats:?}, want {want}"
+        );
     }
 }

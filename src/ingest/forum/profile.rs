@@ -461,5 +461,20 @@ post_id = { from = "url", regex = '/view/(\d+)' }
             .unwrap_err()
             .to_string();
         assert!(e.contains("rate_per_second must be above 0"), "{e}");
+        // A Hong Kong or Taiwan site names its own dollar; a currency not read is refused.
+        let hk = format!("default_currency = \"HKD\"\n{MIN}");
+        assert_eq!(
+            Profile::parse(&hk, "hk.toml")
+                .unwrap()
+                .default_currency
+                .as_deref(),
+            Some("HKD")
+        );
+        let eur = format!("default_currency = \"EUR\"\n{MIN}");
+        let e = Profile::parse(&eur, "site.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("site.toml") && e.contains("CNY, USD, HKD, TWD"),
+            "{e}"
+        );
     }
 }
