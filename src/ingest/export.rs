@@ -139,14 +139,8 @@ impl Mapping {
                 "unknown encoding {enc:?} (try utf-8, gbk, gb18030)"
             )));
         }
-        if let Some(c) = &f.default_currency
-            && crate::normalise::text::currency_code(c).is_none()
-        {
-            return Err(err(format!(
-                "default_currency {c:?} must be one of {}",
-                crate::normalise::text::CURRENCIES.join(", ")
-            )));
-        }
+        crate::normalise::text::check_default_currency(f.default_currency.as_deref())
+            .map_err(err)?;
         Ok(Self {
             source: f.source,
             description: f.description,

@@ -264,6 +264,17 @@ pub fn currency_code(code: &str) -> Option<&'static str> {
     CURRENCIES.into_iter().find(|c| *c == code)
 }
 
+/// A mapping file's or site profile's `default_currency` checked: `Err` says what is wrong.
+pub fn check_default_currency(code: Option<&str>) -> Result<(), String> {
+    match code {
+        Some(c) if currency_code(c).is_none() => Err(format!(
+            "default_currency {c:?} must be one of {}",
+            CURRENCIES.join(", ")
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The `$` forms of [`AMOUNT_RE`]: its first two branches.
 macro_rules! dollar_forms {
     () => {
@@ -313,6 +324,23 @@ static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("amount pattern is valid")
 });
 
+/// Every amount group of [`AMOUNT_RE`] (and [`DOLLAR_RE`]), with the group of its unit
+/// (万, k, million…) and its currency.
+const AMOUNT_GROUPS: [(&str, Option<&str>, &str); 12] = [
+    ("cfpb", None, "USD"),
+    ("usd", Some("usdk"), "USD"),
+    ("usd2", None, "USD"),
+    ("usd3", None, "USD"),
+    ("hkd", Some("hkdk"), "HKD"),
+    ("hkd2", Some("hkd2u"), "HKD"),
+    ("hkd3", Some("hkd3u"), "HKD"),
+    ("twd", Some("twdk"), "TWD"),
+    ("twd2", Some("twd2u"), "TWD"),
+    ("twd3", Some("twd3u"), "TWD"),
+    ("cny", Some("cnyu"), "CNY"),
+    ("cny2", Some("cny2u"), "CNY"),
+];
+
 /// Parses `1,200.50` into 1200.5; `None` for a malformed number.
 fn parse_number(s: &str) -> Option<f64> {
     let cleaned: String = s.chars().filter(|c| *c != ',').collect();
@@ -356,35 +384,23 @@ pub fn extract_money_in(text: &str, local: Option<&'static str>) -> Option<Money
 fn money_with(re: &Regex, text: &str, local: Option<&'static str>) -> Option<Money> {
     let mut best: Option<Money> = None;
     for caps in re.captures_iter(text) {
-        let found = if let Some(m) = caps
-            .name("cfpb")
-            .or(caps.name("usd2"))
-            .or(caps.name("usd3"))
-        {
-            parse_number(m.as_str()).map(|a| (a, "USD"))
-        } else if let Some(m) = caps.name("usd") {
-            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("usdk")), "USD"))
-        } else if let Some((m, u)) = [("hkd", "hkdk"), ("hkd2", "hkd2u"), ("hkd3", "hkd3u")]
-            .into_iter()
-            .find_map(|(n, u)| caps.name(n).map(|m| (m, caps.name(u))))
-        {
-            parse_number(m.as_str()).map(|a| (a * unit_factor(u), "HKD"))
-        } else if let Some((m, u)) = [("twd", "twdk"), ("twd2", "twd2u"), ("twd3", "twd3u")]
-            .into_iter()
-            .find_map(|(n, u)| caps.name(n).map(|m| (m, caps.name(u))))
-        {
-            parse_number(m.as_str()).map(|a| (a * unit_factor(u), "TWD"))
-        } else if let Some(m) = caps.name("cny") {
-            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("cnyu")), "CNY"))
-        } else if let Some(m) = caps.name("cny2") {
-            let named = caps
-                .name("cny2cur")
-                .is_some_and(|c| matches!(c.as_str(), "人民币" | "人民幣" | "RMB" | "rmb"));
-            let currency = if named { "CNY" } else { local.unwrap_or("CNY") };
-            parse_number(m.as_str()).map(|a| (a * unit_factor(caps.name("cny2u")), currency))
-        } else {
-            None
+        // A match fills exactly one amount group.
+        let Some((group, unit, currency, m)) = AMOUNT_GROUPS
+            .iter()
+            .find_map(|&(g, u, c)| caps.name(g).map(|m| (g, u, c, m)))
+        else {
+            continue;
         };
+        // A bare 元 or 块 is the source's own dollar; 人民币 and RMB are always yuan.
+        let named_yuan = caps
+            .name("cny2cur")
+            .is_some_and(|c| matches!(c.as_str(), "人民币" | "人民幣" | "RMB" | "rmb"));
+        let currency = match local {
+            Some(l) if group == "cny2" && !named_yuan => l,
+            _ => currency,
+        };
+        let unit = unit_factor(unit.and_then(|u| caps.name(u)));
+        let found = parse_number(m.as_str()).map(|a| (a * unit, currency));
         if let Some((amount, currency)) = found
             && best.is_none_or(|b| amount > b.amount)
         {

@@ -289,14 +289,8 @@ impl Profile {
                 "post.utc_offset {off:?} must look like +08:00, -05:00 or UTC"
             )));
         }
-        if let Some(c) = &f.default_currency
-            && crate::normalise::text::currency_code(c).is_none()
-        {
-            return Err(err(format!(
-                "default_currency {c:?} must be one of {}",
-                crate::normalise::text::CURRENCIES.join(", ")
-            )));
-        }
+        crate::normalise::text::check_default_currency(f.default_currency.as_deref())
+            .map_err(err)?;
         if let Some(c) = &f.contact {
             parse_http_url(c).map_err(|m| err(format!("contact: {m}")))?;
         }
