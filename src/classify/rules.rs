@@ -174,13 +174,7 @@ impl Fold {
         let name = path.display().to_string();
         let s = parse_settings(&name, &src)?;
         let tables = named_tables(dir, &s)?;
-        settings_fold(
-            &s,
-            &name,
-            &src,
-            &tables,
-            &mut xxhash_rust::xxh3::Xxh3::new(),
-        )
+        Ok(settings_fold(&s, &name, &src, &tables)?.0)
     }
 
     /// Parses `TRADITIONAL<TAB>SIMPLIFIED[ ALTERNATIVE…]` lines (OpenCC's TSCharacters.txt);
@@ -256,9 +250,10 @@ impl fmt::Debug for Rules {
     }
 }
 
-fn whole_file(file: &Path, message: String) -> RulesError {
+/// An error about the whole of `file` (no line).
+fn whole_file(file: impl fmt::Display, message: String) -> RulesError {
     RulesError {
-        file: file.display().to_string(),
+        file: file.to_string(),
         line: 0,
         message,
     }
@@ -273,22 +268,23 @@ fn toml_error(file: &str, src: &str, e: toml::de::Error) -> RulesError {
 }
 
 fn read_rules_file(p: &Path) -> Result<String, RulesError> {
-    std::fs::read_to_string(p).map_err(|e| whole_file(p, format!("cannot read: {e}")))
+    std::fs::read_to_string(p).map_err(|e| whole_file(p.display(), format!("cannot read: {e}")))
 }
 
 /// `rules.toml` parsed and its numbers checked.
 fn parse_settings(sname: &str, ssrc: &str) -> Result<SettingsFile, RulesError> {
-    let whole = |message: &str| RulesError {
-        file: sname.to_string(),
-        line: 0,
-        message: message.to_string(),
-    };
     let s: SettingsFile = toml::from_str(ssrc).map_err(|e| toml_error(sname, ssrc, e))?;
     if !(s.threshold > 0.0 && s.threshold < 1.0) {
-        return Err(whole("threshold must be between 0 and 1"));
+        return Err(whole_file(
+            sname,
+            "threshold must be between 0 and 1".into(),
+        ));
     }
     if s.scale <= 0.0 || s.title_weight <= 0.0 {
-        return Err(whole("scale and title_weight must be positive"));
+        return Err(whole_file(
+            sname,
+            "scale and title_weight must be positive".into(),
+        ));
     }
     Ok(s)
 }
@@ -304,22 +300,21 @@ fn named_tables(dir: &Path, s: &SettingsFile) -> Result<Vec<(String, String, Str
     Ok(tables)
 }
 
-/// The Traditional fold the settings ask for (none without `traditional`), its table's text
-/// added to `hasher` (it is part of the rules' version).
-fn settings_fold(
+/// The Traditional fold the settings ask for (none without `traditional`), with the text of
+/// the table it was built from (part of the rules' version).
+fn settings_fold<'t>(
     s: &SettingsFile,
     sname: &str,
     ssrc: &str,
-    tables: &[(String, String, String)],
-    hasher: &mut xxhash_rust::xxh3::Xxh3,
-) -> Result<Fold, RulesError> {
+    tables: &'t [(String, String, String)],
+) -> Result<(Fold, Option<&'t str>), RulesError> {
     let err = |offset: usize, message: String| RulesError {
         file: sname.to_string(),
         line: line_of(ssrc, offset),
         message,
     };
     let Some(name) = &s.traditional else {
-        return Ok(Fold::default());
+        return Ok((Fold::default(), None));
     };
     let (_, path, src) = tables.iter().find(|(n, _, _)| n == name).ok_or_else(|| {
         err(
@@ -327,7 +322,6 @@ fn settings_fold(
             format!("traditional = {name:?}: no such file beside rules.toml"),
         )
     })?;
-    hasher.update(src.as_bytes());
     let mut fold = Fold::parse(path, src)?;
     for (from, to) in &s.traditional_prefer {
         let (Some(f), Some(t)) = (Fold::one(from), Fold::one(to)) else {
@@ -340,7 +334,7 @@ fn settings_fold(
         };
         fold.0.insert(f, t);
     }
-    Ok(fold)
+    Ok((fold, Some(src)))
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -368,7 +362,7 @@ impl Rules {
         let settings_path = dir.join("rules.toml");
         let settings_src = read_rules_file(&settings_path)?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| whole_file(dir, format!("cannot list the rules folder: {e}")))?
+            .map_err(|e| whole_file(dir.display(), format!("cannot list the rules folder: {e}")))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension().is_some_and(|x| x == "toml")
@@ -411,7 +405,10 @@ impl Rules {
         let (sname, ssrc) = settings;
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(ssrc.as_bytes());
-        let fold = settings_fold(&s, sname, ssrc, tables, &mut hasher)?;
+        let (fold, table) = settings_fold(&s, sname, ssrc, tables)?;
+        if let Some(table) = table {
+            hasher.update(table.as_bytes());
+        }
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut texts: Vec<String> = Vec::new();
         let mut phrases: Vec<Phrase> = Vec::new();
