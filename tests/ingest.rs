@@ -216,6 +216,102 @@ fn broken_rows_are_quarantined_alone_with_line_and_reason() {
     );
 }
 
+/// Quarantine entries of the store's one quarantine file, as (line, reason).
+fn quarantined(d: &Dir) -> Vec<(u64, String)> {
+    let q = std::fs::read_dir(d.store().join("quarantine"))
+        .expect("quarantine dir")
+        .next()
+        .expect("one file")
+        .expect("entry")
+        .path();
+    std::fs::read_to_string(q)
+        .expect("read")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            (
+                v["line"].as_u64().expect("line"),
+                v["reason"].as_str().expect("reason").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_windows_export_with_crlf_line_ends_names_every_row_by_its_own_line() {
+    // Real complaints, written as Excel and Python's csv module write them: `\r\n` after
+    // every row, narratives spanning several lines. One row lost fields, one narrative is
+    // 3 MB on a single line (past the reader's 2 MB bound for a record).
+    let mut r = csv::Reader::from_path(shared("cfpb/complaints_sample_3000.csv")).expect("sample");
+    let header = r.headers().expect("header").clone();
+    let mut rows: Vec<csv::StringRecord> =
+        r.records().take(40).map(|x| x.expect("record")).collect();
+    assert!(
+        rows.iter().filter(|x| x[5].contains('\n')).count() >= 5,
+        "multi-line narratives"
+    );
+    let short: Vec<&str> = rows[9].iter().take(5).collect();
+    rows[9] = csv::StringRecord::from(short);
+    let mut huge: Vec<String> = rows[25].iter().map(str::to_string).collect();
+    huge[5] = "I was charged twice. ".repeat(150_000);
+    rows[25] = csv::StringRecord::from(huge);
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    w.write_record(&header).expect("write");
+    let mut first_line = Vec::new();
+    for row in &rows {
+        w.flush().expect("flush");
+        let written = w.get_ref();
+        first_line.push(1 + written.iter().filter(|&&b| b == b'\n').count() as u64);
+        w.write_record(row).expect("write");
+    }
+    let text = w.into_inner().expect("flush");
+    assert!(text.windows(2).any(|x| x == b"\r\n"));
+    let d = Dir::new();
+    let f = d.write("windows.csv", &text);
+    let out = d.ok(&["ingest", "cfpb", &f.display().to_string()]);
+    assert_eq!(
+        reconciliation(&out),
+        (40, 38, 0, 2),
+        "one count per row: {out}"
+    );
+    let q = quarantined(&d);
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert_eq!(q[0].0, first_line[9], "{q:?}");
+    assert!(q[0].1.contains("5 fields where the header has 16"), "{q:?}");
+    assert_eq!(q[1].0, first_line[25], "{q:?}");
+    assert!(q[1].1.contains("longer than 2 MB"), "{q:?}");
+    // Every stored complaint carries the line its row starts on.
+    let out = d.python(
+        "import sys, duckdb\n\
+         q = f\"SELECT source_id, line FROM read_parquet('{sys.argv[1]}/complaints/**/*.parquet')\"\n\
+         for id, line in duckdb.connect().execute(q).fetchall(): print(id, line)",
+        &[&d.store().display().to_string()],
+    );
+    let stored: std::collections::HashMap<&str, u64> = out
+        .lines()
+        .map(|l| {
+            let (id, line) = l.split_once(' ').expect("id line");
+            (id, line.parse().expect("number"))
+        })
+        .collect();
+    assert_eq!(stored.len(), 38);
+    for (i, row) in rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![9, 25].contains(i))
+    {
+        assert_eq!(
+            stored.get(&row[15]),
+            Some(&first_line[i]),
+            "row {i}, complaint {}",
+            &row[15]
+        );
+    }
+}
+
 #[test]
 fn heimao_ndjson_and_mojibake_csv_come_out_readable_and_deduplicated() {
     let d = Dir::new();

@@ -153,6 +153,17 @@ impl<R: Read> CsvRows<R> {
     /// Parses the next record into `out`/`ends`.
     fn next_record(&mut self) -> Result<Next, IngestError> {
         loop {
+            // Line ends between records: csv-core ends a record at the `\r` of a `\r\n`,
+            // so its `\n` (and any blank lines) would start the next record and put the
+            // record's line number one short. Counted and skipped here instead.
+            while let Some(&b) = self
+                .buf
+                .get(self.pos)
+                .filter(|b| matches!(b, b'\r' | b'\n'))
+            {
+                self.line += u64::from(b == b'\n');
+                self.pos += 1;
+            }
             if self.pos == self.buf.len() && !self.eof {
                 self.fill()?;
                 continue;
@@ -217,18 +228,28 @@ impl<R: Read> CsvRows<R> {
     }
 
     /// Quarantines the first physical line of a broken record starting at `start` and
-    /// resumes parsing on the next line.
-    fn resync(&mut self, start: usize, line: u64, reason: String) -> Reject {
-        let limit = (start + MAX_RECORD_BYTES).min(self.buf.len());
-        let end = memchr::memchr(b'\n', &self.buf[start..limit]).map_or(limit, |i| start + i + 1);
+    /// resumes parsing on the next line. A line longer than the buffer is read to its end
+    /// (and dropped as it goes), so that it is one reject, not one per buffer.
+    fn resync(&mut self, start: usize, line: u64, reason: String) -> Result<Reject, IngestError> {
+        let newline =
+            |buf: &[u8], from: usize| memchr::memchr(b'\n', &buf[from..]).map(|i| from + i + 1);
+        let mut end = newline(&self.buf, start);
+        // Reject keeps 4 KB of the raw text; twice that in bytes leaves room for a
+        // character cut at the slice's end.
+        let shown = end.unwrap_or(self.buf.len()).min(start + 8192);
         let reject = Reject::new(
             line,
             reason,
-            String::from_utf8_lossy(&self.buf[start..end]).trim_end(),
+            String::from_utf8_lossy(&self.buf[start..shown]).trim_end(),
         );
-        self.pos = end;
+        while end.is_none() && !self.eof {
+            self.pos = self.buf.len();
+            self.fill()?;
+            end = newline(&self.buf, 0);
+        }
+        self.pos = end.unwrap_or(self.buf.len());
         self.line = line + 1;
-        reject
+        Ok(reject)
     }
 
     /// The next record, a reject, or `None` at the end of the input.
@@ -241,7 +262,7 @@ impl<R: Read> CsvRows<R> {
                         "record longer than {} MB (an unclosed quote?): its first line is quarantined and reading resumes on the next",
                         MAX_RECORD_BYTES >> 20
                     );
-                    return Ok(Some(Err(self.resync(start, line, reason))));
+                    return Ok(Some(Err(self.resync(start, line, reason)?)));
                 }
                 Next::Record { start, end, line } => (start, end, line),
             };
@@ -254,11 +275,11 @@ impl<R: Read> CsvRows<R> {
                 if multi_line {
                     this.resync(start, line, format!("{reason}; the row's first line is quarantined and reading resumes on the next"))
                 } else {
-                    Reject::new(
+                    Ok(Reject::new(
                         line,
                         reason,
                         String::from_utf8_lossy(&this.buf[start..end]).trim_end(),
-                    )
+                    ))
                 }
             };
             if self.nfields != self.header.len() {
@@ -267,7 +288,7 @@ impl<R: Read> CsvRows<R> {
                     self.nfields,
                     self.header.len()
                 );
-                return Ok(Some(Err(structural(self, reason))));
+                return Ok(Some(Err(structural(self, reason)?)));
             }
             if self
                 .fields()
@@ -306,7 +327,7 @@ impl<R: Read> CsvRows<R> {
                 ))));
             }
             if let Err(reason) = self.map.check(&record) {
-                return Ok(Some(Err(structural(self, reason))));
+                return Ok(Some(Err(structural(self, reason)?)));
             }
             return Ok(Some(Ok(record)));
         }
