@@ -706,3 +706,85 @@ fn a_taiwan_export_reads_its_bare_yuan_as_new_taiwan_dollars() {
         "{err}"
     );
 }
+
+#[test]
+fn an_excel_export_from_a_chinese_payment_firm_reads_its_amounts_dates_and_names() {
+    // What a payment firm's complaint desk saves from Excel: GBK, `\r\n`, Excel's own date
+    // forms, amounts with ￥, RMB before the number, 元 or 万 after it.
+    let d = Dir::new();
+    let rows = [
+        "编号,内容,日期,对象,金额",
+        "zf-1,我的支付宝账户被盗，钱被转走了，我的电话13812345678,2024/3/1 14:05,支付宝（中国）网络技术有限公司,\"￥1,200.00\"",
+        "zf-2,微信转账一直未到账,2024/3/2,财付通,RMB 300",
+        "zf-3,云闪付扣款失败但钱扣了,2024年03月05日,中国银联,500元",
+        "zf-4,点了钓鱼链接被骗,2024-03-06,支付宝,1.5万",
+        "zf-5,冒充客服骗走,45352,支付宝,\"RMB 2,000\"",
+    ];
+    let text = rows.join("\r\n") + "\r\n";
+    let (gbk, _, lossy) = encoding_rs::GBK.encode(&text);
+    assert!(!lossy);
+    let file = d.write("desk.csv", &gbk);
+    let mapping = "source = \"desk\"\nformat = \"csv\"\nencoding = \"gbk\"\ndefault_currency = \"CNY\"\n\n[fields]\nid = \"编号\"\ntext = \"内容\"\ndate = \"日期\"\nprovider = \"对象\"\namount = \"金额\"\n";
+    let map = d.write("desk.toml", mapping);
+    let out = d.ingest_export(&file, &map);
+    assert_eq!(reconciliation(&out), (5, 4, 0, 1), "{out}");
+    // An Excel date serial is no date walletwatch can be sure of: quarantined on its line.
+    let q = quarantined(&d);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].0, 6);
+    assert!(q[0].1.contains("unrecognised date \"45352\""), "{q:?}");
+    let (header, exported) = read_csv(&d.ok(&["-q", "export", "--format", "csv"]));
+    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
+    let mut got: Vec<[&str; 6]> = exported
+        .iter()
+        .map(|r| {
+            [
+                "source_id",
+                "provider",
+                "received_at",
+                "amount",
+                "currency",
+                "text",
+            ]
+            .map(|c| r[col(c)].as_str())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            [
+                "zf-1",
+                "alipay",
+                "2024-03-01",
+                "1200.0",
+                "CNY",
+                "我的支付宝账户被盗，钱被转走了，我的电话[phone]"
+            ],
+            [
+                "zf-2",
+                "wechat_pay",
+                "2024-03-02",
+                "300.0",
+                "CNY",
+                "微信转账一直未到账"
+            ],
+            [
+                "zf-3",
+                "unionpay",
+                "2024-03-05",
+                "500.0",
+                "CNY",
+                "云闪付扣款失败但钱扣了"
+            ],
+            [
+                "zf-4",
+                "alipay",
+                "2024-03-06",
+                "15000.0",
+                "CNY",
+                "点了钓鱼链接被骗"
+            ],
+        ]
+    );
+}

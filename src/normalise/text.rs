@@ -288,7 +288,7 @@ macro_rules! dollar_forms {
 }
 
 /// Only the `$` forms: every other branch of [`AMOUNT_RE`] needs a word (USD, usd,
-/// dollars, RMB, rmb) or a non-ASCII character, so on an ASCII text without those words
+/// dollars, RMB, rmb, CNY…) or a non-ASCII character, so on an ASCII text without those words
 /// this finds exactly what [`AMOUNT_RE`] finds. Its literal prefixes (`{$`, `$`, `US$`)
 /// let the regex skip to the next `$`, where the full pattern, whose `[0-9]` branches
 /// start anywhere, stops at every digit (perf: 5% of ingest).
@@ -296,12 +296,12 @@ static DOLLAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(dollar_forms!()).expect("dollar pattern is valid"));
 
 /// The words that let an ASCII text mention money without a `$` (`USD 300`, `200 RMB`,
-/// `HKD 1,200`), searched for all at once by aho-corasick's packed (Teddy, SIMD) searcher:
+/// `RMB 2,000`, `HKD 1,200`), searched for all at once by aho-corasick's packed (Teddy, SIMD) searcher:
 /// a `memmem` search per word took a pass each, and the general automaton, stopping at
 /// every frequent byte, took several times longer still (15% of ingest).
 static CURRENCY_WORDS: LazyLock<aho_corasick::packed::Searcher> = LazyLock::new(|| {
     aho_corasick::packed::Searcher::new([
-        "USD", "usd", "dollars", "RMB", "rmb", "HKD", "TWD", "NTD",
+        "USD", "usd", "dollars", "RMB", "rmb", "CNY", "HKD", "TWD", "NTD",
     ])
     .expect("currency words build a packed searcher")
 });
@@ -319,14 +319,17 @@ static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:(?:\bTWD|\bNTD|新台币|新台幣|新臺幣|台币|台幣|臺幣)\s?(?P<twd2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<twd2u>万|萬|千|亿|億)?)",
         r"|(?:(?P<twd3>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<twd3u>万|萬|千|亿|億)?\s?(?:TWD\b|NTD\b|新台币|新台幣|新臺幣|台币|台幣|臺幣))",
         r"|(?:[￥¥]\s?(?P<cny>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cnyu>万|萬|千|亿|億)?)",
-        r"|(?:(?P<cny2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cny2u>万|萬|千|亿|億)?\s?(?P<cny2cur>元|块钱|块|塊錢|塊|人民币|人民幣|RMB|rmb))",
+        // Yuan by code or name before the number, as exports write them (RMB 2,000,
+        // CNY 500, 人民币1.5万).
+        r"|(?:(?:\bRMB|\brmb|\bCNY|人民币|人民幣)\s?(?P<cny3>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cny3u>万|萬|千|亿|億)?)",
+        r"|(?:(?P<cny2>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<cny2u>万|萬|千|亿|億)?\s?(?P<cny2cur>元|块钱|块|塊錢|塊|人民币|人民幣|RMB|rmb|CNY\b))",
     ))
     .expect("amount pattern is valid")
 });
 
 /// Every amount group of [`AMOUNT_RE`] (and [`DOLLAR_RE`]), with the group of its unit
 /// (万, k, million…) and its currency.
-const AMOUNT_GROUPS: [(&str, Option<&str>, &str); 12] = [
+const AMOUNT_GROUPS: [(&str, Option<&str>, &str); 13] = [
     ("cfpb", None, "USD"),
     ("usd", Some("usdk"), "USD"),
     ("usd2", None, "USD"),
@@ -339,6 +342,7 @@ const AMOUNT_GROUPS: [(&str, Option<&str>, &str); 12] = [
     ("twd3", Some("twd3u"), "TWD"),
     ("cny", Some("cnyu"), "CNY"),
     ("cny2", Some("cny2u"), "CNY"),
+    ("cny3", Some("cny3u"), "CNY"),
 ];
 
 /// Parses `1,200.50` into 1200.5; `None` for a malformed number.
@@ -391,10 +395,10 @@ fn money_with(re: &Regex, text: &str, local: Option<&'static str>) -> Option<Mon
         else {
             continue;
         };
-        // A bare 元 or 块 is the source's own dollar; 人民币 and RMB are always yuan.
+        // A bare 元 or 块 is the source's own dollar; 人民币, RMB and CNY are always yuan.
         let named_yuan = caps
             .name("cny2cur")
-            .is_some_and(|c| matches!(c.as_str(), "人民币" | "人民幣" | "RMB" | "rmb"));
+            .is_some_and(|c| matches!(c.as_str(), "人民币" | "人民幣" | "RMB" | "rmb" | "CNY"));
         let currency = match local {
             Some(l) if group == "cny2" && !named_yuan => l,
             _ => currency,
@@ -410,22 +414,25 @@ fn money_with(re: &Regex, text: &str, local: Option<&'static str>) -> Option<Mon
     best
 }
 
-/// Parses a value from a dedicated amount field (`1000元`, `$45.10`, `12,000`), using
-/// `default_currency` when the value names none.
+/// A number with an optional Chinese unit after it, for an amount field naming no currency.
+static BARE_AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?P<n>[0-9][0-9,]*(?:\.[0-9]+)?)\s?(?P<u>万|萬|千|亿|億)?")
+        .expect("bare amount pattern is valid")
+});
+
+/// Parses a value from a dedicated amount field (`1000元`, `$45.10`, `12,000`, `1.5万`),
+/// using `default_currency` when the value names none. Of several numbers (`1000-2000`),
+/// the largest, as in a text.
 pub fn parse_amount_field(value: &str, default_currency: Option<&'static str>) -> Option<Money> {
     if let Some(m) = extract_money_in(value, default_currency) {
         return Some(m);
     }
-    let v = value.trim();
-    let number: String = v
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
-        .collect();
-    let amount = parse_number(&number)?;
-    Some(Money {
-        amount,
-        currency: default_currency?,
-    })
+    let currency = default_currency?;
+    let amount = BARE_AMOUNT_RE
+        .captures_iter(value)
+        .filter_map(|c| Some(parse_number(c.name("n")?.as_str())? * unit_factor(c.name("u"))))
+        .reduce(f64::max)?;
+    Some(Money { amount, currency })
 }
 
 /// Kinds of personal data that are masked, with the token that replaces them.
@@ -1001,6 +1008,20 @@ mod tests {
             parse_amount_field("12,000", Some("CNY")).map(|m| (m.amount, m.currency)),
             Some((12000.0, "CNY"))
         );
+        // Yuan by code before the number, as exports write them, and a bare 万 (the
+        // field read 1.5, and 1000-2000 as 10,002,000, before 2026-12-03).
+        assert_eq!(m("RMB 2,000"), Some((2000.0, "CNY")));
+        assert_eq!(m("refund of CNY 350 never came"), Some((350.0, "CNY")));
+        assert_eq!(m("500 CNY"), Some((500.0, "CNY")));
+        assert_eq!(m("被骗人民币1.5万"), Some((15000.0, "CNY")));
+        assert_eq!(local("RMB 800", "HKD"), Some((800.0, "CNY")));
+        let field = |s, c| parse_amount_field(s, c).map(|m| (m.amount, m.currency));
+        assert_eq!(field("RMB 2,000", None), Some((2000.0, "CNY")));
+        assert_eq!(field("1.5万", Some("CNY")), Some((15000.0, "CNY")));
+        assert_eq!(field("1000-2000", Some("USD")), Some((2000.0, "USD")));
+        assert_eq!(field("约 300", Some("CNY")), Some((300.0, "CNY")));
+        assert_eq!(field("1.5万", None), None, "no currency named or given");
+        assert_eq!(field("不详", Some("CNY")), None);
     }
 
     #[test]
