@@ -69,6 +69,38 @@ fn provider_filter_masks_text_and_neutralises_formulas() {
         text.starts_with("'-5 dollars"),
         "a leading minus is neutralised too: {text}"
     );
+    // A provider the table does not know is found by the id it is stored under or by its
+    // name as filed (a real CFPB money-transfer company)…
+    let (header, rest) = std::fs::read_to_string(&f)
+        .expect("fixture")
+        .split_once('\n')
+        .map(|(h, r)| (h.to_string(), r.to_string()))
+        .expect("header");
+    let sigue = rest
+        .lines()
+        .nth(2)
+        .expect("row")
+        .replace("\"Early Warning Services, LLC\"", "Sigue Corp")
+        .replace("Zelle payment", "A transfer")
+        .replace("9000003", "9000005");
+    let g = d.write("sigue.csv", format!("{header}\n{sigue}\n"));
+    d.ok(&["ingest", "cfpb", &g.display().to_string()]);
+    for name in ["sigue_corp", "Sigue Corp", "SIGUE CORP"] {
+        let csv = d.ok(&["export", "--provider", name]);
+        let (h, rows) = read_csv(&csv);
+        assert_eq!(rows.len(), 1, "{name}");
+        assert_eq!(
+            rows[0][h.iter().position(|x| x == "provider").expect("provider")],
+            "sigue_corp"
+        );
+    }
+    // …and a typo is an error with the closest names, not an empty file.
+    let err = d.fails(&["export", "--provider", "cashap", "-o", "x.csv"], 1);
+    assert!(
+        err.contains("unknown provider \"cashap\"") && err.contains("cash_app"),
+        "{err}"
+    );
+    assert!(!d.path().join("x.csv").exists());
 }
 
 #[test]
@@ -100,6 +132,15 @@ fn excel_bom_dates_sources_and_languages_filter() {
     assert_eq!(read_csv(&csv).1.len(), 2);
     let csv = d.ok(&["export", "--source", "heimao"]);
     assert_eq!(read_csv(&csv).1.len(), 98);
+    // Dates the wrong way round are an error, not an empty file.
+    let err = d.fails(
+        &["export", "--since", "2024-03-31", "--until", "2024-03-01"],
+        1,
+    );
+    assert!(
+        err.contains("--since 2024-03-31 is after --until 2024-03-01"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! `walletwatch export`: complaints out as CSV, Parquet or NDJSON.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use anyhow::bail;
 use chrono::NaiveDate;
 use clap::Args as ClapArgs;
+use polars::prelude::{UniqueKeepStrategy, col};
 
 use super::Context;
 use crate::export::{ExportOptions, Format, export};
@@ -55,17 +57,45 @@ fn parse_category(s: &str) -> Result<crate::classify::Category, String> {
     })
 }
 
+/// Every provider id of the stored complaints.
+fn stored_providers(store: &Store) -> anyhow::Result<HashSet<String>> {
+    if store.complaint_files()?.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let df = store
+        .scan()?
+        .select([col("provider")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()?;
+    Ok(df
+        .column("provider")?
+        .str()?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect())
+}
+
 /// Runs `export`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if args.excel && args.format != Format::Csv {
         bail!("--excel applies to CSV only");
     }
-    let providers = args
-        .provider
-        .iter()
-        .map(|p| ctx.providers.canonical_id(p))
-        .collect();
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        bail!("--since {since} is after --until {until}: no day is in between");
+    }
     let store = Store::open_existing(&ctx.store)?;
+    let mut stored: Option<HashSet<String>> = None;
+    let mut providers = Vec::with_capacity(args.provider.len());
+    for name in &args.provider {
+        if ctx.providers.find(name).is_none() && stored.is_none() {
+            stored = Some(stored_providers(&store)?);
+        }
+        let stored = stored.as_ref();
+        providers.push(ctx.provider_id(name, |id| stored.is_some_and(|s| s.contains(id)))?);
+    }
     let opts = ExportOptions {
         format: args.format,
         providers,

@@ -119,6 +119,28 @@ impl Context {
             eprintln!("{msg}");
         }
     }
+
+    /// The provider id a user's `name` means: an id or alias of the alias table, else a
+    /// provider id some stored complaint has (`stored` says which), else an error with the
+    /// table's closest names, so that a typo is not an empty answer.
+    pub fn provider_id(&self, name: &str, stored: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        if let Some(e) = self.providers.find(name) {
+            return Ok(e.id.clone());
+        }
+        let id = self.providers.canonical_id(name);
+        if stored(&id) {
+            return Ok(id);
+        }
+        if stored(name) {
+            return Ok(name.to_string());
+        }
+        let mut known = self.providers.suggest(name);
+        known.truncate(3);
+        anyhow::bail!(
+            "unknown provider {name:?}: no id or alias in the provider table, and no stored complaint has it; did you mean: {}?",
+            known.join(", ")
+        )
+    }
 }
 
 /// A folder of the repository: `./<name>` when it holds `marker`, else the one beside the

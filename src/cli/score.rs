@@ -136,18 +136,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(name) = &args.provider {
-        let id = match ctx.providers.find(name) {
-            Some(e) => e.id.clone(),
-            None if all.iter().any(|r| &r.provider == name) => name.clone(),
-            None => {
-                let mut known: Vec<&str> = ctx.providers.suggest(name);
-                known.truncate(3);
-                anyhow::bail!(
-                    "unknown provider {name:?}; did you mean: {}?",
-                    known.join(", ")
-                );
-            }
-        };
+        let id = ctx.provider_id(name, |id| all.iter().any(|r| r.provider == id))?;
         all.retain(|r| r.provider == id);
         if all.is_empty() {
             anyhow::bail!("{name:?} ({id}) has no complaints in the store's rating window");
