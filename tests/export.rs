@@ -132,6 +132,13 @@ fn excel_bom_dates_sources_and_languages_filter() {
     assert_eq!(read_csv(&csv).1.len(), 2);
     let csv = d.ok(&["export", "--source", "heimao"]);
     assert_eq!(read_csv(&csv).1.len(), 98);
+    let err = d.fails(&["export", "--source", "heimoa"], 1);
+    assert!(
+        err.contains("no stored complaint has source \"heimoa\"; the store holds: cfpb, heimao"),
+        "{err}"
+    );
+    let err = d.fails(&["export", "--lang", "cn"], 2);
+    assert!(err.contains("[possible values: zh, en, other]"), "{err}");
     // Dates the wrong way round are an error, not an empty file.
     let err = d.fails(
         &["export", "--since", "2024-03-31", "--until", "2024-03-01"],

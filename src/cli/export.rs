@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, value_name = "C", value_parser = parse_category)]
     pub category: Vec<crate::classify::Category>,
     /// Keep only this language (zh, en, other); repeatable.
-    #[arg(long, value_name = "L")]
+    #[arg(long, value_name = "L", value_parser = ["zh", "en", "other"])]
     pub lang: Vec<String>,
     /// First day to keep, YYYY-MM-DD (inclusive).
     #[arg(long, value_name = "DATE")]
@@ -87,6 +87,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         bail!("--since {since} is after --until {until}: no day is in between");
     }
     let store = Store::open_existing(&ctx.store)?;
+    if !args.source.is_empty() {
+        let files = store.complaint_files()?;
+        let sources: std::collections::BTreeSet<String> =
+            files.iter().map(|f| crate::store::source_of(f)).collect();
+        if let Some(s) = args.source.iter().find(|s| !sources.contains(*s)) {
+            let known: Vec<&str> = sources.iter().map(String::as_str).collect();
+            bail!(
+                "no stored complaint has source {s:?}; the store holds: {}",
+                known.join(", ")
+            );
+        }
+    }
     let mut stored: Option<HashSet<String>> = None;
     let mut providers = Vec::with_capacity(args.provider.len());
     for name in &args.provider {
