@@ -373,7 +373,7 @@ fn planted_campaign_wave_and_spike_are_found_and_background_raises_no_spike() {
         "no spike for cash_app × {cat} in week 20: {spikes:?}"
     );
     // Campaign ids are stable when nothing changed.
-    dir.ok(&["-q", "detect", "--out", "out"]);
+    dir.ok(&["-q", "detect", "-o", "out"]);
     assert!(
         table(&dir, "campaigns")
             .iter()

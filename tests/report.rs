@@ -26,7 +26,7 @@ fn report_is_self_contained_escapes_scraped_text_and_shows_ratings() {
     dir.ingest_export(&data, &map);
     dir.ok(&["-q", "classify"]);
     dir.ok(&["-q", "detect"]);
-    let out = dir.ok(&["report", "--out", "rep"]);
+    let out = dir.ok(&["report", "-o", "rep"]);
     assert!(out.contains("index.html"), "{out}");
     let html = std::fs::read_to_string(dir.path().join("rep/index.html")).expect("index.html");
     assert!(

@@ -19,7 +19,7 @@ use crate::store::Store;
 )]
 pub struct Args {
     /// Output folder.
-    #[arg(long, default_value = "reports/demo", value_name = "DIR")]
+    #[arg(short, long, default_value = "reports/demo", value_name = "DIR")]
     pub out: PathBuf,
 }
 

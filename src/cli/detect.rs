@@ -15,7 +15,7 @@ use crate::store::Store;
 )]
 pub struct Args {
     /// Also write the CSV files into this folder.
-    #[arg(long, value_name = "DIR")]
+    #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// A scam/phishing domain list (one domain a line, or eth-phishing-detect JSON);
     /// repeatable. The lists in data/scam-lists/ are always read.

@@ -14,7 +14,7 @@ use crate::store::Store;
 )]
 pub struct Args {
     /// Folder to write the report into.
-    #[arg(long, default_value = "reports/latest", value_name = "DIR")]
+    #[arg(short, long, default_value = "reports/latest", value_name = "DIR")]
     pub out: PathBuf,
     /// Rating settings (default: data/rating.toml).
     #[arg(long, value_name = "FILE")]
