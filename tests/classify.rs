@@ -188,8 +188,8 @@ fn a_malformed_line_is_named_and_the_rest_classify() {
     body.extend_from_slice("{\"id\": 5, \"text\": \"余额被冻结\"}\r\n".as_bytes());
     let out = classify_failing(&d, "in.ndjson", body);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("in.ndjson:line 2: not JSON"), "{stderr}");
-    assert!(stderr.contains("in.ndjson:line 4: not UTF-8"), "{stderr}");
+    assert!(stderr.contains("in.ndjson: line 2: not JSON"), "{stderr}");
+    assert!(stderr.contains("in.ndjson: line 4: not UTF-8"), "{stderr}");
     assert!(stderr.contains("2 malformed line(s)"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ids: Vec<i64> = stdout
@@ -221,10 +221,10 @@ fn past_a_hundred_malformed_lines_they_are_counted_not_listed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let named = stderr
         .lines()
-        .filter(|l| l.contains("cut.ndjson:line "))
+        .filter(|l| l.contains("cut.ndjson: line "))
         .count();
     assert_eq!(named, 100, "{stderr}");
-    assert!(stderr.contains("cut.ndjson:line 1: not JSON"), "{stderr}");
+    assert!(stderr.contains("cut.ndjson: line 1: not JSON"), "{stderr}");
     assert!(stderr.contains("they are counted, not listed"), "{stderr}");
     assert!(
         stderr.contains("150 malformed line(s) were not classified (the first 100 listed above)"),
@@ -254,7 +254,7 @@ fn a_csv_export_given_as_input_is_told_how_to_classify_it() {
     let out = classify_failing(&d, "cfpb.csv", head);
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cfpb.csv:line 1: not JSON"), "{stderr}");
+    assert!(stderr.contains("cfpb.csv: line 1: not JSON"), "{stderr}");
     assert!(
         stderr.contains("`classify --input` reads NDJSON"),
         "{stderr}"

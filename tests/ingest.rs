@@ -416,6 +416,16 @@ fn bad_files_get_one_clear_line_naming_the_file() {
     let err = d.fails(&["ingest", "cfpb", "nope.csv"], 1);
     assert!(err.starts_with("error: nope.csv: cannot open"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // The cause is said once (it was printed twice: "Is a directory (os error 21): Is a
+    // directory (os error 21)").
+    let folder = d.path().join("exports");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let err = d.fails(&["ingest", "cfpb", &folder.display().to_string()], 1);
+    assert!(
+        err.contains("exports: cannot open: Is a directory"),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
     let empty = d.write("empty.csv", "");
     let err = d.fails(&["ingest", "cfpb", &empty.display().to_string()], 1);
     assert!(err.contains("empty.csv: the file is empty"), "{err}");

@@ -109,7 +109,7 @@ fn classify_file(
                 Err(e) => {
                     malformed += 1;
                     if malformed <= LISTED_MALFORMED {
-                        bar.suspend(|| eprintln!("error: {name}:{e}"));
+                        bar.suspend(|| eprintln!("error: {name}: {e}"));
                     } else if malformed == LISTED_MALFORMED + 1 {
                         bar.suspend(|| {
                             eprintln!(
