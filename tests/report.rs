@@ -168,4 +168,41 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
         err.contains("codec.toml") && err.contains("\"brotli\" is not one of none, lz4, zstd"),
         "{err}"
     );
+    // A mistake in the last source is found before the first is ingested: nothing runs,
+    // no store is made. Without [report], the report goes to reports/latest.
+    let sample = data.join("sample/cfpb_sample.csv");
+    let late = |second: &str| {
+        format!(
+            "store = \"late\"\n[[source]]\nkind = \"cfpb\"\npath = \"{}\"\n[[source]]\n{second}",
+            sample.display()
+        )
+    };
+    for (second, want) in [
+        (
+            "kind = \"export\"\npath = \"x.csv\"\n",
+            "source 2: kind \"export\" needs `mapping`",
+        ),
+        (
+            "kind = \"cfpb\"\npath = \"gone.csv\"\n",
+            "gone.csv: no such file",
+        ),
+        (
+            "kind = \"export\"\npath = \"x.csv\"\nmapping = \"none.toml\"\n",
+            "none.toml: cannot open",
+        ),
+    ] {
+        let late_cfg = dir.write("late.toml", late(second));
+        let err = dir.fails(&["run", "--config", late_cfg.to_str().unwrap()], 1);
+        assert!(err.contains("late.toml") && err.contains(want), "{err}");
+        assert!(!dir.path().join("late").exists(), "{err}");
+    }
+    let no_report = dir.write(
+        "one.toml",
+        format!(
+            "store = \"late\"\n[[source]]\nkind = \"cfpb\"\npath = \"{}\"\n",
+            sample.display()
+        ),
+    );
+    dir.ok(&["-q", "run", "--config", no_report.to_str().unwrap()]);
+    assert!(dir.path().join("reports/latest/index.html").exists());
 }

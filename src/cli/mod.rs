@@ -241,7 +241,7 @@ pub fn main() -> ExitCode {
 /// An error and its causes on one line, each cause once: most errors here already name
 /// their cause in their own message (`x.csv: cannot open: Is a directory`), which `{:#}`
 /// would repeat.
-fn error_line(e: &anyhow::Error) -> String {
+pub(crate) fn error_line(e: &anyhow::Error) -> String {
     let mut line = e.to_string();
     for cause in e.chain().skip(1) {
         let cause = cause.to_string();

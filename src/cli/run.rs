@@ -36,6 +36,7 @@ struct Config {
     detect: DetectCfg,
     #[serde(default)]
     score: ScoreCfg,
+    #[serde(default)]
     report: ReportCfg,
 }
 
@@ -87,6 +88,78 @@ struct ReportCfg {
     out: PathBuf,
 }
 
+impl Default for ReportCfg {
+    /// `report`'s own default folder (beside the config, as every path in it).
+    fn default() -> Self {
+        Self {
+            out: PathBuf::from("reports/latest"),
+        }
+    }
+}
+
+/// One source of the config, checked and ready to run.
+enum Job {
+    File(IngestSpec),
+    Crawl(Profile, CrawlOptions),
+    Replay(Profile),
+}
+
+/// Checks one `[[source]]` (its kind, files, mapping, profile, encoding and URLs) and
+/// turns it into a job; paths are made relative to the config by `rel`.
+fn job(src: &Source, rel: &dyn Fn(&Path) -> PathBuf, progress: bool) -> anyhow::Result<Job> {
+    if src.kind == "forum" {
+        let profile = src
+            .profile
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("kind \"forum\" needs `profile`"))?;
+        let profile = Profile::load(&rel(profile))?;
+        if src.replay {
+            return Ok(Job::Replay(profile));
+        }
+        let start_urls = src
+            .start_urls
+            .iter()
+            .map(|u| profile::parse_http_url(u).map_err(|m| anyhow::anyhow!("start_urls: {m}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let crawl = CrawlOptions {
+            start_urls,
+            allowed_hosts: src.allowed_hosts.clone(),
+            contact: src.contact.clone(),
+            max_pages: src.max_pages,
+            progress,
+        };
+        return Ok(Job::Crawl(profile, crawl));
+    }
+    let path = src
+        .path
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("kind {:?} needs `path`", src.kind))?;
+    let kind = match (src.kind.as_str(), &src.mapping) {
+        ("cfpb", _) => SourceKind::Cfpb,
+        ("export", Some(m)) => SourceKind::Export(Mapping::load(&rel(m))?),
+        ("export", None) => anyhow::bail!("kind \"export\" needs `mapping`"),
+        (other, _) => anyhow::bail!("kind {other:?} is not one of cfpb, export, forum"),
+    };
+    let encoding = match &src.encoding {
+        Some(label) => Some(
+            crate::ingest::input::encoding_by_label(label)
+                .ok_or_else(|| anyhow::anyhow!("unknown encoding {label:?}"))?,
+        ),
+        None => None,
+    };
+    let path = rel(path);
+    if !path.is_file() {
+        anyhow::bail!("{}: no such file", path.display());
+    }
+    Ok(Job::File(IngestSpec {
+        path,
+        kind,
+        encoding,
+        origin: None,
+        fingerprint: None,
+    }))
+}
+
 /// Runs `run`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.config)
@@ -101,6 +174,46 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             base.join(p)
         }
     };
+    // Everything the config names is checked before any work starts, so that a mistake in
+    // its last source is not found after an hour of ingesting the first.
+    let jobs = cfg
+        .source
+        .iter()
+        .enumerate()
+        .map(|(i, src)| {
+            job(src, &rel, !ctx.quiet).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: source {}: {}",
+                    args.config.display(),
+                    i + 1,
+                    super::error_line(&e)
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let named = |what: &str, p: &Path| -> anyhow::Result<PathBuf> {
+        let p = rel(p);
+        if !p.is_file() {
+            anyhow::bail!(
+                "{}: {what} {} is not a file",
+                args.config.display(),
+                p.display()
+            );
+        }
+        Ok(p)
+    };
+    let scam_lists = cfg
+        .detect
+        .scam_lists
+        .iter()
+        .map(|p| named("detect.scam_lists:", p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rating = cfg
+        .score
+        .config
+        .as_deref()
+        .map(|p| named("score.config", p))
+        .transpose()?;
     let store_dir = cfg.store.as_deref().map_or_else(|| ctx.store.clone(), &rel);
     let store = Store::open(&store_dir)?;
     outln!("store: {}", store_dir.display())?;
@@ -132,75 +245,28 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         compression,
         ..Default::default()
     };
-    for (i, src) in cfg.source.iter().enumerate() {
-        let what = |m: &str| anyhow::anyhow!("{}: source {}: {m}", args.config.display(), i + 1);
-        if src.kind == "forum" {
-            let profile = src
-                .profile
-                .as_deref()
-                .ok_or_else(|| what("kind \"forum\" needs `profile`"))?;
-            let profile = Profile::load(&rel(profile))?;
-            let report = if src.replay {
-                forum::replay(&store, &ctx.providers, &profile, &opts)?
-            } else {
-                let start_urls = src
-                    .start_urls
-                    .iter()
-                    .map(|u| {
-                        profile::parse_http_url(u).map_err(|m| what(&format!("start_urls: {m}")))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let crawl = CrawlOptions {
-                    start_urls,
-                    allowed_hosts: src.allowed_hosts.clone(),
-                    contact: src.contact.clone(),
-                    max_pages: src.max_pages,
-                    progress: !ctx.quiet,
-                };
-                forum::crawl(&store, &ctx.providers, &profile, &crawl, &opts)?
-            };
-            outln!("ingest forum {}: {}", profile.name, report.counts)?;
-            continue;
-        }
-        let path = src
-            .path
-            .as_deref()
-            .ok_or_else(|| what(&format!("kind {:?} needs `path`", src.kind)))?;
-        let kind = match (src.kind.as_str(), &src.mapping) {
-            ("cfpb", _) => SourceKind::Cfpb,
-            ("export", Some(m)) => SourceKind::Export(Mapping::load(&rel(m))?),
-            ("export", None) => return Err(what("kind \"export\" needs `mapping`")),
-            (other, _) => {
-                return Err(what(&format!(
-                    "kind {other:?} is not one of cfpb, export, forum"
-                )));
+    for job in jobs {
+        match job {
+            Job::Replay(profile) => {
+                let report = forum::replay(&store, &ctx.providers, &profile, &opts)?;
+                outln!("ingest forum {}: {}", profile.name, report.counts)?;
             }
-        };
-        let encoding = match &src.encoding {
-            Some(label) => Some(
-                crate::ingest::input::encoding_by_label(label)
-                    .ok_or_else(|| what(&format!("unknown encoding {label:?}")))?,
-            ),
-            None => None,
-        };
-        let spec = IngestSpec {
-            path: rel(path),
-            kind,
-            encoding,
-            origin: None,
-            fingerprint: None,
-        };
-        let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
-        outln!("ingest {}: {counts}", spec.path.display())?;
+            Job::Crawl(profile, crawl) => {
+                let report = forum::crawl(&store, &ctx.providers, &profile, &crawl, &opts)?;
+                outln!("ingest forum {}: {}", profile.name, report.counts)?;
+            }
+            Job::File(spec) => {
+                let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
+                outln!("ingest {}: {counts}", spec.path.display())?;
+            }
+        }
     }
 
     let classified = crate::classify::table::classify_store(&store, &*classifier, &|_| {})?;
     outln!("classify: {classified} ({})", classifier.name())?;
 
     let mut dopts = crate::detect::DetectOptions::new(&models_dir(), &super::data_dir());
-    dopts
-        .scam_lists
-        .extend(cfg.detect.scam_lists.iter().map(|p| rel(p)));
+    dopts.scam_lists.extend(scam_lists);
     if let Some(n) = cfg.detect.min_size {
         dopts.min_size = n;
     }
@@ -215,7 +281,6 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let det = super::detect::detect_store(ctx, &store, &dopts, Some(&out.join("detect")))?;
     outln!("detect: {}", super::detect::summary(&det))?;
 
-    let rating = cfg.score.config.as_deref().map(&rel);
     let index = super::report::write(ctx, &store, &out, rating.as_deref())?;
     outln!("report: {}", index.display())?;
     Ok(())
