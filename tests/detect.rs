@@ -394,6 +394,15 @@ fn detect_needs_a_classified_store_and_exports_carry_indicators() {
     let err = dir.fails(&["detect"], 1);
     assert!(err.contains("walletwatch classify"), "{err}");
     dir.ok(&["-q", "classify"]);
+    // Settings that cannot mean anything are refused, naming the setting.
+    for (args, want) in [
+        (["--similarity", "1.5"], "similarity (--similarity"),
+        (["--min-size", "1"], "min_size (--min-size"),
+        (["--alpha", "0"], "alpha (--alpha"),
+    ] {
+        let err = dir.fails(&["detect", args[0], args[1]], 1);
+        assert!(err.contains(want), "{err}");
+    }
     dir.ok(&["-q", "detect"]);
     let (header, rows) = read_csv(&dir.ok(&["-q", "export", "--format", "csv"]));
     let i = header

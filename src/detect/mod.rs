@@ -294,6 +294,18 @@ pub fn detect(
             opts.similarity
         );
     }
+    if opts.min_size < 2 {
+        anyhow::bail!(
+            "min_size (--min-size, or `min_size` in a run config) must be at least 2: a campaign links complaints, got {}",
+            opts.min_size
+        );
+    }
+    if !(opts.spikes.alpha > 0.0 && opts.spikes.alpha < 1.0) {
+        anyhow::bail!(
+            "alpha (--alpha, or `alpha` in a run config) must be between 0 and 1 (exclusive), got {}",
+            opts.spikes.alpha
+        );
+    }
     let extractor = Extractor::load(&opts.lexicon)?;
     let mut lists = ScamLists::default();
     for f in &opts.scam_lists {
