@@ -63,6 +63,60 @@ fn json_api_form_alone_stores_all_with_labels_and_dates() {
     assert_eq!(r[at("lang")], "en");
 }
 
+#[test]
+fn cfpb_json_download_named_json_ingests_resumes_and_normalises() {
+    // CFPB's own "Download JSON" is one array in complaints.json. Until 2026-12-03 its raw
+    // copy took the name of its manifest and every `.json` input failed.
+    let gz = std::fs::File::open(shared("cfpb/complaints_sample_3000_api.jsonl.gz")).expect("gz");
+    let mut lines = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut lines)
+        .expect("gunzip");
+    let records: Vec<&str> = lines.lines().take(200).collect();
+    let d = Dir::new();
+    let f = d.write(
+        "complaints.json",
+        format!("[\n{}\n]\n", records.join(",\n")),
+    );
+    let path = f.display().to_string();
+    assert_eq!(
+        reconciliation(&d.ok(&["ingest", "cfpb", &path])),
+        (200, 200, 0, 0)
+    );
+    assert_eq!(
+        reconciliation(&d.ok(&["ingest", "cfpb", &path])),
+        (200, 0, 200, 0)
+    );
+    assert_eq!(reconciliation(&d.ok(&["normalise"])), (200, 200, 0, 0));
+    let csv = d.ok(&["export", "--format", "csv"]);
+    assert_eq!(util::read_csv(&csv).1.len(), 200);
+}
+
+#[test]
+fn a_json_array_element_that_is_no_object_is_one_quarantined_row() {
+    let d = Dir::new();
+    let f = d.write(
+        "mixed.json",
+        "[{\"id\": \"a\", \"text\": \"PayPal froze my account\"},\n 42, null,\n \"text\", [1, 2],\n {\"id\": \"b\", \"text\": \"Venmo payment failed\"}]\n",
+    );
+    let map = d.write(
+        "m.toml",
+        "source = \"arr\"\nformat = \"json\"\n[fields]\nid = \"id\"\ntext = \"text\"\n",
+    );
+    let out = d.ingest_export(&f, &map);
+    assert_eq!(reconciliation(&out), (6, 2, 0, 4), "{out}");
+    let q = quarantined(&d);
+    let got: Vec<(u64, &str)> = q.iter().map(|(l, r)| (*l, r.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (2, "not a JSON object"),
+            (2, "not a JSON object"),
+            (3, "not a JSON object"),
+            (3, "not a JSON object")
+        ]
+    );
+}
+
 /// Rewrites the current 16-column sample into the historical 18-column form (and the
 /// newest form with `Event tag`), with CFPB's column order and US dates.
 fn historical_form(with_event_tag: bool) -> String {

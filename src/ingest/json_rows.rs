@@ -128,6 +128,14 @@ impl<R: Read> JsonRows<R> {
         }
     }
 
+    fn peek_byte(&mut self) -> Result<Option<u8>, IngestError> {
+        let buf = self
+            .input
+            .fill_buf()
+            .map_err(|e| IngestError::read(&self.origin, e))?;
+        Ok(buf.first().copied())
+    }
+
     fn next_byte(&mut self) -> Result<Option<u8>, IngestError> {
         let buf = self
             .input
@@ -186,6 +194,22 @@ impl<R: Read> JsonRows<R> {
         let line = self.line;
         self.buf.clear();
         self.buf.push(first);
+        if !matches!(first, b'{' | b'[' | b'"') {
+            // A number, true, false or null: one element up to the next separator (it was
+            // split into one reject per byte before 2026-12-03).
+            while let Some(b) = self.peek_byte()? {
+                if b == b',' || b == b']' || b.is_ascii_whitespace() {
+                    break;
+                }
+                self.input.consume(1);
+                self.buf.push(b);
+            }
+            self.element += 1;
+            let bytes = std::mem::take(&mut self.buf);
+            let item = self.parse(&bytes, line);
+            self.buf = bytes;
+            return Ok(Some(item));
+        }
         let (mut depth, mut in_str, mut escaped) = (0i64, false, false);
         let mut b = first;
         loop {

@@ -248,7 +248,7 @@ pub fn ingest(
         .map(|m| m.raw_copy);
     let raw_copy_name = existing_copy
         .clone()
-        .unwrap_or_else(|| format!("{fp}.{ext}"));
+        .unwrap_or_else(|| crate::store::raw_copy_name(&fp, &ext));
     let have_copy = existing_copy.is_some_and(|c| store.raw_dir().join(c).exists())
         || spec.path.parent().is_some_and(|p| p == store.raw_dir());
     let raw_target = (!have_copy).then(|| store.raw_dir().join(&raw_copy_name));

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! <store>/complaints/source=cfpb/year=2024/part-<file fingerprint>-<batch>.parquet
-//! <store>/raw/<fingerprint>.<ext>         the input file as given (`.zst` in older stores)
+//! <store>/raw/<fingerprint>.<ext>         the input file as given (`.zst` in older stores;
+//!                                         a `.json` input is `<fingerprint>.input.json`)
 //! <store>/raw/<fingerprint>.json          its manifest (origin, form, mapping, counts)
 //! <store>/quarantine/<source>-<fingerprint>.ndjson   rows that could not be stored
 //! <store>/keys/pii.key                    key of the keyed hashes of personal data
@@ -112,6 +113,28 @@ pub fn source_of(path: &Path) -> String {
         .filter_map(|p| p.file_name()?.to_str())
         .find_map(|n| n.strip_prefix("source=").map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Name of the raw copy of an input with extension `ext`: `<fingerprint>.<ext>`, except
+/// that a `.json` input (a JSON array, as CFPB's own download is) becomes
+/// `<fingerprint>.input.json`, since `<fingerprint>.json` is its manifest. (Before
+/// 2026-12-03 the two had the same name and every `.json` input failed to ingest.)
+pub fn raw_copy_name(fingerprint: &str, ext: &str) -> String {
+    if ext == "json" {
+        format!("{fingerprint}.input.json")
+    } else {
+        format!("{fingerprint}.{ext}")
+    }
+}
+
+/// Whether `path` in `raw/` is a manifest: `<fingerprint>.json`, never a raw copy
+/// (`<fingerprint>.input.json`, or a temporary name).
+fn is_manifest_name(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
+        && path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .is_some_and(|s| !s.contains('.'))
 }
 
 /// Manifest of one ingested file in the raw layer.
@@ -486,7 +509,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io(&dir))? {
             let path = entry.map_err(io(&dir))?.path();
-            if path.extension().is_some_and(|e| e == "json") {
+            if is_manifest_name(&path) {
                 let bytes = fs::read(&path).map_err(io(&path))?;
                 let m: Manifest =
                     serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
