@@ -92,6 +92,49 @@ fn cfpb_json_download_named_json_ingests_resumes_and_normalises() {
 }
 
 #[test]
+fn cfpb_bulk_downloads_zipped_are_read_without_unzipping() {
+    // CFPB publishes its whole database as complaints.csv.zip and complaints.json.zip.
+    let d = Dir::new();
+    d.python(
+        "import sys, zipfile, gzip, json\n\
+         with zipfile.ZipFile('complaints.csv.zip', 'w', zipfile.ZIP_DEFLATED) as z:\n\
+         \x20   z.write(sys.argv[1], 'complaints.csv')\n\
+         rows = [json.loads(l) for l in gzip.open(sys.argv[2], 'rt')]\n\
+         with zipfile.ZipFile('complaints.json.zip', 'w', zipfile.ZIP_DEFLATED) as z:\n\
+         \x20   z.writestr('complaints.json', json.dumps(rows))\n\
+         with zipfile.ZipFile('two.zip', 'w') as z:\n\
+         \x20   z.writestr('a.csv', 'x'); z.writestr('b.csv', 'y')\n",
+        &[
+            &cfpb_csv(),
+            &shared("cfpb/complaints_sample_3000_api.jsonl.gz")
+                .display()
+                .to_string(),
+        ],
+    );
+    let at = |name: &str| d.path().join(name).display().to_string();
+    let out = d.ok(&["ingest", "cfpb", &at("complaints.csv.zip")]);
+    assert_eq!(reconciliation(&out), (3000, 3000, 0, 0), "{out}");
+    let out = d.ok(&["ingest", "cfpb", &at("complaints.json.zip")]);
+    assert_eq!(
+        reconciliation(&out),
+        (3000, 0, 3000, 0),
+        "the same complaints: {out}"
+    );
+    // The raw layer keeps the archive; normalise reads it from there.
+    let out = d.ok(&["normalise"]);
+    assert!(
+        out.contains("complaints.csv.zip: read 3000 = stored 3000 + duplicates 0")
+            && out.contains("complaints.json.zip: read 3000 = stored 0 + duplicates 3000"),
+        "{out}"
+    );
+    let err = d.fails(&["ingest", "cfpb", &at("two.zip")], 1);
+    assert!(
+        err.contains("two.zip: a ZIP archive of 2 files (a.csv, b.csv): unzip it and ingest each"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_json_array_element_that_is_no_object_is_one_quarantined_row() {
     let d = Dir::new();
     let f = d.write(

@@ -35,9 +35,9 @@ pub struct Common {
 #[derive(Debug, Subcommand)]
 pub enum IngestCommand {
     /// The CFPB Consumer Complaint Database: any CSV form (16, 18 columns, with Event tag)
-    /// or the JSON API form, plain or gzipped.
+    /// or the JSON API form, plain, gzipped, zstd-compressed or zipped (complaints.csv.zip).
     #[command(
-        after_help = "Example:\n  walletwatch --store data/store ingest cfpb complaints.csv complaints_api.jsonl.gz\n\nPrints one line a file: read N = stored A + duplicates D + quarantined Q.\nQuarantined rows are in <store>/quarantine/ with their line number and reason."
+        after_help = "Example:\n  walletwatch --store data/store ingest cfpb complaints.csv complaints_api.jsonl.gz\n  walletwatch ingest cfpb complaints.csv.zip\n\nPrints one line a file: read N = stored A + duplicates D + quarantined Q.\nQuarantined rows are in <store>/quarantine/ with their line number and reason."
     )]
     Cfpb {
         /// Files to ingest.

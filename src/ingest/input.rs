@@ -1,4 +1,5 @@
-//! Opening an input file: fingerprint, raw copy into the store, gzip, and text encoding.
+//! Opening an input file: fingerprint, raw copy into the store, gzip, zstd or ZIP, and
+//! text encoding.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -236,7 +237,7 @@ pub fn detect_encoding(head: &[u8]) -> &'static Encoding {
 }
 
 /// Opens `path`: checks it, copies it into the raw layer at `raw_path` (if given), undoes
-/// gzip, and decodes it to UTF-8 (`encoding` forced, or detected).
+/// gzip, zstd or a one-file ZIP, and decodes it to UTF-8 (`encoding` forced, or detected).
 pub fn open(
     path: &Path,
     raw_path: Option<PathBuf>,
@@ -262,8 +263,18 @@ pub fn open(
     };
     let gz = got >= 2 && magic[..2] == [0x1f, 0x8b];
     let zst = got == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd];
+    let mut file = file;
+    let zip = if got == 4 && magic == super::zip::MAGIC {
+        Some(
+            super::zip::member(&mut file)
+                .map_err(|e| IngestError::read(&path.display().to_string(), e))?,
+        )
+    } else {
+        None
+    };
+    let start = zip.as_ref().map_or(0, |m| m.data_start);
     (&file)
-        .seek(SeekFrom::Start(0))
+        .seek(SeekFrom::Start(start))
         .map_err(|e| IngestError::open(path, e))?;
     let bytes_read = Arc::new(AtomicU64::new(0));
     let raw_copy = raw_path.map(|p| RawCopy::start(path, p));
@@ -271,7 +282,9 @@ pub fn open(
         inner: file,
         read: bytes_read.clone(),
     };
-    let decompressed: Box<dyn Read + Send> = if gz {
+    let decompressed: Box<dyn Read + Send> = if let Some(member) = &zip {
+        super::zip::reader(member, counted)
+    } else if gz {
         Box::new(GzErrors {
             inner: flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, counted)),
         })

@@ -11,6 +11,7 @@ pub mod fields;
 pub mod forum;
 pub mod input;
 pub mod json_rows;
+pub mod zip;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -432,6 +432,13 @@ pub fn replay(
         outcomes.push(parse_post(profile, &page, order));
     }
     report.from_archive = report.counts.fetched;
+    if outcomes.is_empty() {
+        // An empty archive is a wrong --store or a crawl not yet made, not zero posts.
+        return Err(IngestError::Columns {
+            path: archive.dir().display().to_string(),
+            message: "no archived post page to replay: crawl first (`ingest forum` without --replay), or give the --store the crawl used".into(),
+        });
+    }
     store_posts(
         store,
         providers,
