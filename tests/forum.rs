@@ -413,10 +413,19 @@ fn crawl_stores_every_allowed_post_once_politely_and_replays_offline() {
     // Replaying a store that holds no crawl is an error saying so, not zero posts.
     let empty = Dir::new();
     let err = empty.fails(
-        &["ingest", "forum", "--profile", profile.to_str().unwrap(), "--replay"],
+        &[
+            "ingest",
+            "forum",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--replay",
+        ],
         1,
     );
-    assert!(err.contains("no archived post page to replay: crawl first"), "{err}");
+    assert!(
+        err.contains("no archived post page to replay: crawl first"),
+        "{err}"
+    );
     // `run --config` takes a forum source too (here a replay, offline).
     let batch = Dir::new();
     copy_dir(&dir.store().join("archive"), &batch.store().join("archive"));

@@ -72,7 +72,82 @@ impl RatingConfig {
                 );
             }
         }
+        c.check()
+            .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
         Ok(c)
+    }
+
+    /// Settings a rating cannot mean anything with: what is wrong, in the file's terms.
+    fn check(&self) -> Result<(), String> {
+        let mut keys: Vec<&String> = self.severity.keys().collect();
+        keys.sort();
+        for k in keys {
+            if !Category::ALL.iter().any(|c| c.id() == k) {
+                return Err(format!(
+                    "[severity] {k:?} is no category (use {})",
+                    Category::ALL.map(|c| c.id()).join(", ")
+                ));
+            }
+            let w = self.severity[k];
+            if !(w.is_finite() && w > 0.0) {
+                return Err(format!("[severity] {k} must be a positive weight, got {w}"));
+            }
+        }
+        let s = &self.settings;
+        let positive = [
+            ("half_life_days", s.half_life_days),
+            ("burden_scale", s.burden_scale),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("[settings] {name} must be positive, got {v}"));
+            }
+        }
+        let weights = [
+            ("prior_strength", s.prior_strength),
+            ("weight_burden", s.weight_burden),
+            ("weight_response", s.weight_response),
+            ("weight_timely", s.weight_timely),
+            ("weight_relief", s.weight_relief),
+            ("weight_resolved", s.weight_resolved),
+        ];
+        for (name, v) in weights {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("[settings] {name} must be 0 or more, got {v}"));
+            }
+        }
+        if s.weight_response <= 0.0 {
+            return Err("[settings] weight_response must be above 0: every provider is rated on its responses".into());
+        }
+        if s.weight_timely + s.weight_relief + s.weight_resolved <= 0.0 {
+            return Err(
+                "[settings] weight_timely, weight_relief and weight_resolved cannot all be 0"
+                    .into(),
+            );
+        }
+        if s.min_complaints < 1 || s.window_days < 1 || s.trend_days < 1 {
+            return Err(format!(
+                "[settings] min_complaints, window_days and trend_days must be at least 1, got {}, {} and {}",
+                s.min_complaints, s.window_days, s.trend_days
+            ));
+        }
+        if s.trend_days * 2 > s.window_days {
+            return Err(format!(
+                "[settings] trend_days ({}) compares two periods, which must fit in window_days ({})",
+                s.trend_days, s.window_days
+            ));
+        }
+        let bounds: Vec<f64> = s.grades.iter().map(|g| g.1).collect();
+        if bounds.is_empty()
+            || bounds.iter().any(|b| !(0.0..=100.0).contains(b))
+            || bounds.windows(2).any(|w| w[0] <= w[1])
+        {
+            return Err(format!(
+                "[settings] grades must list lower bounds between 0 and 100, best grade first, each below the one before: got {:?}",
+                s.grades
+            ));
+        }
+        Ok(())
     }
 
     fn severity_of(&self, cats: &[Category]) -> f64 {
@@ -427,6 +502,57 @@ mod tests {
 
     fn config() -> RatingConfig {
         RatingConfig::load(&crate::cli::data_dir().join("rating.toml")).expect("rating.toml")
+    }
+
+    #[test]
+    fn settings_that_cannot_mean_anything_are_refused_naming_the_setting() {
+        let shipped = std::fs::read_to_string(crate::cli::data_dir().join("rating.toml"))
+            .expect("rating.toml");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rating.toml");
+        for (from, to, want) in [
+            (
+                "half_life_days = 365",
+                "half_life_days = -5",
+                "half_life_days must be positive",
+            ),
+            (
+                "fraud = 3.0",
+                "fraud = -3.0",
+                "[severity] fraud must be a positive weight",
+            ),
+            (
+                "fraud = 3.0",
+                "fraud = 3.0\nfruad = 3.0",
+                "[severity] \"fruad\" is no category",
+            ),
+            (
+                "weight_relief = 0.3",
+                "weight_relief = -0.3",
+                "weight_relief must be 0 or more",
+            ),
+            (
+                "window_days = 1095",
+                "window_days = 0",
+                "window_days and trend_days must be at least 1",
+            ),
+            (
+                "window_days = 1095",
+                "window_days = 100",
+                "trend_days (91) compares two periods",
+            ),
+            ("[\"B\", 70.0]", "[\"B\", 95.0]", "best grade first"),
+        ] {
+            assert!(shipped.contains(from), "{from}");
+            std::fs::write(&path, shipped.replacen(from, to, 1)).expect("write");
+            let err = RatingConfig::load(&path).expect_err(to).to_string();
+            assert!(
+                err.contains(want) && err.contains("rating.toml"),
+                "{to}: {err}"
+            );
+        }
+        std::fs::write(&path, &shipped).expect("write");
+        RatingConfig::load(&path).expect("the shipped settings pass");
     }
 
     fn providers(extra: &str) -> Providers {
