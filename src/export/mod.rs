@@ -85,24 +85,50 @@ pub fn export_columns() -> Vec<&'static str> {
     cols
 }
 
-/// The indicators of each complaint (`kind:value` list keyed by `complaint_id`) from the
-/// last `detect` run, or `None` before the first.
-fn indicators_of(store: &Store) -> Result<Option<LazyFrame>, ExportError> {
+/// The indicators of each complaint (`kind:value`, in the order `detect` wrote them) keyed
+/// by `complaint_id`, from the last `detect` run, or `None` before the first. Read once per
+/// export: joining the whole table to every part file had doubled the time of exporting a
+/// 1M-row store (8.0 → 17.4 s).
+type Indicators = std::collections::HashMap<String, Vec<String>>;
+
+fn indicators_of(store: &Store) -> Result<Option<Indicators>, ExportError> {
     let file = crate::detect::detect_dir(store).join("indicators.parquet");
     if !file.exists() {
         return Ok(None);
     }
     let p = file.display().to_string();
-    let lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
-        .map_err(|source| ExportError::Polars { path: p, source })?;
-    Ok(Some(
-        lf.select([
-            col("walletwatch_id").alias("complaint_id"),
-            col("indicator"),
-        ])
-        .group_by([col("complaint_id")])
-        .agg([col("indicator").alias("indicators")]),
-    ))
+    let err = |source| ExportError::Polars {
+        path: p.clone(),
+        source,
+    };
+    let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
+        .and_then(|lf| lf.select([col("walletwatch_id"), col("indicator")]).collect())
+        .map_err(err)?;
+    let ids = df.column("walletwatch_id").and_then(|c| c.str().cloned()).map_err(err)?;
+    let values = df.column("indicator").and_then(|c| c.str().cloned()).map_err(err)?;
+    let mut map = Indicators::new();
+    for (id, value) in ids.iter().zip(values.iter()) {
+        if let (Some(id), Some(value)) = (id, value) {
+            map.entry(id.to_string()).or_default().push(value.to_string());
+        }
+    }
+    Ok(Some(map))
+}
+
+/// The `indicators` column of a part's complaints (`ids`): each one's list, or null.
+fn indicators_column(ids: &StringChunked, indicators: Option<&Indicators>) -> Series {
+    let name = PlSmallStr::from_static("indicators");
+    let Some(map) = indicators else {
+        return Series::full_null(name, ids.len(), &DataType::List(Box::new(DataType::String)));
+    };
+    let mut b = ListStringChunkedBuilder::new(name, ids.len(), ids.len());
+    for id in ids.iter() {
+        match id.and_then(|i| map.get(i)) {
+            Some(v) => b.append_values_iter(v.iter().map(String::as_str)),
+            None => b.append_null(),
+        }
+    }
+    b.finish().into_series()
 }
 
 /// Neutralises a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR at
@@ -120,6 +146,7 @@ fn filter_frame(
     store: &Store,
     path: &Path,
     opts: &ExportOptions,
+    indicators: Option<&Indicators>,
 ) -> Result<Option<DataFrame>, ExportError> {
     let source = crate::store::source_of(path);
     if !opts.sources.is_empty() && !opts.sources.contains(&source) {
@@ -169,23 +196,18 @@ fn filter_frame(
             lit(NULL).cast(DataType::String).alias("classifier"),
         ]),
     };
-    lf = match indicators_of(store)? {
-        Some(ind) => lf.join(
-            ind,
-            [col("complaint_id")],
-            [col("complaint_id")],
-            JoinArgs::new(JoinType::Left),
-        ),
-        None => lf.with_column(
-            lit(NULL)
-                .cast(DataType::List(Box::new(DataType::String)))
-                .alias("indicators"),
-        ),
-    };
+    let columns = export_columns();
+    let (last, before) = columns.split_last().expect("export columns");
+    debug_assert_eq!(*last, "indicators");
     let mut df = lf
         .with_column(lit(source).alias("source"))
-        .select(export_columns().into_iter().map(col).collect::<Vec<_>>())
+        .select(before.iter().map(|c| col(*c)).collect::<Vec<_>>())
         .collect()
+        .and_then(|mut df| {
+            let ids = df.column("complaint_id")?.str()?.clone();
+            df.with_column(indicators_column(&ids, indicators).into_column())?;
+            Ok(df)
+        })
         .map_err(|source| ExportError::Polars {
             path: p.clone(),
             source,
@@ -279,6 +301,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
     let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
     let mut rows = 0u64;
     let files = store.complaint_files()?;
+    let indicators = indicators_of(store)?;
     match opts.format {
         Format::Csv => {
             if opts.excel {
@@ -289,7 +312,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
                 .map_err(|e| werr(e.into()))?;
             let mut record: Vec<String> = Vec::new();
             for f in &files {
-                let Some(df) = filter_frame(store, f, opts)? else {
+                let Some(df) = filter_frame(store, f, opts, indicators.as_ref())? else {
                     continue;
                 };
                 let cols = df.columns();
@@ -314,7 +337,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
         }
         Format::Ndjson => {
             for f in &files {
-                let Some(df) = filter_frame(store, f, opts)? else {
+                let Some(df) = filter_frame(store, f, opts, indicators.as_ref())? else {
                     continue;
                 };
                 let cols = df.columns();
@@ -336,7 +359,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
         Format::Parquet => {
             let mut writer: Option<polars::io::parquet::write::BatchedWriter<_>> = None;
             for f in &files {
-                let Some(df) = filter_frame(store, f, opts)? else {
+                let Some(df) = filter_frame(store, f, opts, indicators.as_ref())? else {
                     continue;
                 };
                 if writer.is_none() {
