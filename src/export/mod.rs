@@ -2,8 +2,9 @@
 //! Excel (optional BOM, formula injection neutralised), Parquet and NDJSON, filtered by
 //! provider, date range, source and language. Only masked text ever leaves the store.
 //!
-//! Export reads the store one part file at a time, so memory stays bounded by the largest
-//! part, whatever the store's size.
+//! Export reads the store one part file at a time (CSV and NDJSON: the next part is read
+//! and formatted while the last one is written), so memory stays bounded by the largest
+//! parts, whatever the store's size.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -102,14 +103,25 @@ fn indicators_of(store: &Store) -> Result<Option<Indicators>, ExportError> {
         source,
     };
     let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
-        .and_then(|lf| lf.select([col("walletwatch_id"), col("indicator")]).collect())
+        .and_then(|lf| {
+            lf.select([col("walletwatch_id"), col("indicator")])
+                .collect()
+        })
         .map_err(err)?;
-    let ids = df.column("walletwatch_id").and_then(|c| c.str().cloned()).map_err(err)?;
-    let values = df.column("indicator").and_then(|c| c.str().cloned()).map_err(err)?;
+    let ids = df
+        .column("walletwatch_id")
+        .and_then(|c| c.str().cloned())
+        .map_err(err)?;
+    let values = df
+        .column("indicator")
+        .and_then(|c| c.str().cloned())
+        .map_err(err)?;
     let mut map = Indicators::new();
     for (id, value) in ids.iter().zip(values.iter()) {
         if let (Some(id), Some(value)) = (id, value) {
-            map.entry(id.to_string()).or_default().push(value.to_string());
+            map.entry(id.to_string())
+                .or_default()
+                .push(value.to_string());
         }
     }
     Ok(Some(map))
@@ -239,22 +251,134 @@ fn filter_frame(
     Ok((df.height() > 0).then_some(df))
 }
 
-fn cell_text(v: &AnyValue<'_>) -> Option<String> {
+/// Appends a cell's CSV text to `out` (nothing for a null): lists joined with `;`, booleans
+/// as Yes/No, days as YYYY-MM-DD.
+fn cell_text(v: &AnyValue<'_>, out: &mut String) {
+    use std::fmt::Write as _;
     match v {
-        AnyValue::Null => None,
-        AnyValue::String(s) => Some((*s).to_string()),
-        AnyValue::StringOwned(s) => Some(s.to_string()),
-        AnyValue::Boolean(b) => Some(if *b { "Yes" } else { "No" }.to_string()),
-        AnyValue::Date(d) => Some(crate::schema::from_polars_day(*d).to_string()),
-        AnyValue::List(s) => {
-            let items: Vec<String> = s
-                .str()
-                .map(|ca| ca.iter().flatten().map(str::to_string).collect())
-                .unwrap_or_default();
-            Some(items.join(";"))
+        AnyValue::Null => {}
+        AnyValue::String(s) => out.push_str(s),
+        AnyValue::StringOwned(s) => out.push_str(s),
+        AnyValue::Boolean(b) => out.push_str(if *b { "Yes" } else { "No" }),
+        AnyValue::Date(d) => {
+            let _ = write!(out, "{}", crate::schema::from_polars_day(*d));
         }
-        other => Some(other.to_string()),
+        AnyValue::List(s) => {
+            if let Ok(ca) = s.str() {
+                for (i, item) in ca.iter().flatten().enumerate() {
+                    if i > 0 {
+                        out.push(';');
+                    }
+                    out.push_str(item);
+                }
+            }
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
     }
+}
+
+/// A part's rows as CSV lines (no header), every cell neutralised.
+fn csv_rows(df: &DataFrame, path: &Path, buf: Vec<u8>) -> Result<Vec<u8>, ExportError> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(buf);
+    let wrote = |e: csv::Error| ExportError::Write {
+        path: path.display().to_string(),
+        source: e.into(),
+    };
+    // String columns (most cells, and all the long ones) are written from their arrays as
+    // they are; the others go through their text form.
+    let columns: Vec<(Option<&StringChunked>, &Column)> =
+        df.columns().iter().map(|c| (c.str().ok(), c)).collect();
+    let mut cell = String::new();
+    for i in 0..df.height() {
+        for (strings, c) in &columns {
+            let text = match strings {
+                Some(ca) => ca.get(i).unwrap_or(""),
+                None => {
+                    let v = c.get(i).map_err(|source| ExportError::Polars {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                    cell.clear();
+                    cell_text(&v, &mut cell);
+                    &cell
+                }
+            };
+            w.write_field(neutralise(text).as_bytes()).map_err(wrote)?;
+        }
+        w.write_record(None::<&[u8]>).map_err(wrote)?;
+    }
+    w.into_inner().map_err(|e| ExportError::Write {
+        path: path.display().to_string(),
+        source: e.into_error(),
+    })
+}
+
+/// A part's rows as NDJSON lines.
+fn ndjson_rows(df: &DataFrame, path: &Path, mut out: Vec<u8>) -> Result<Vec<u8>, ExportError> {
+    for i in 0..df.height() {
+        let mut obj = serde_json::Map::new();
+        for c in df.columns() {
+            let v = c.get(i).map_err(|source| ExportError::Polars {
+                path: path.display().to_string(),
+                source,
+            })?;
+            obj.insert(c.name().to_string(), cell_json(&v));
+        }
+        serde_json::to_writer(&mut out, &obj).map_err(|e| ExportError::Write {
+            path: path.display().to_string(),
+            source: e.into(),
+        })?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// Appends one part's rows, in an output format, to a buffer.
+type FormatPart = fn(&DataFrame, &Path, Vec<u8>) -> Result<Vec<u8>, ExportError>;
+
+/// Filters and formats the part `files` one after another on a thread of their own (`format`
+/// appends one part's rows to a buffer) and hands each part's bytes to `write`, in the
+/// store's order, while the next part is formatted; returns the rows written. Two buffers
+/// take turns. (Measured on a 1M-row store, alternating: formatting on both cores was no
+/// faster than on one beside the writer, and held more memory.)
+fn write_parts(
+    files: &[PathBuf],
+    filter: &(dyn Fn(&Path) -> Result<Option<DataFrame>, ExportError> + Sync),
+    format: FormatPart,
+    write: &mut dyn FnMut(&[u8]) -> Result<(), ExportError>,
+) -> Result<u64, ExportError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, u64), ExportError>>(1);
+    let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for f in files {
+                let part = filter(f).and_then(|df| match df {
+                    Some(df) => {
+                        let buf = spare.try_recv().unwrap_or_default();
+                        Ok((format(&df, f, buf)?, df.height() as u64))
+                    }
+                    None => Ok((Vec::new(), 0)),
+                });
+                let failed = part.is_err();
+                if tx.send(part).is_err() || failed {
+                    return; // the writer stopped, or this part failed
+                }
+            }
+        });
+        let mut rows = 0;
+        for part in rx {
+            let (mut bytes, n) = part?;
+            write(&bytes)?;
+            rows += n;
+            bytes.clear();
+            let _ = back.send(bytes);
+        }
+        Ok(rows)
+    })
 }
 
 fn cell_json(v: &AnyValue<'_>) -> serde_json::Value {
@@ -274,7 +398,11 @@ fn cell_json(v: &AnyValue<'_>) -> serde_json::Value {
                 })
                 .unwrap_or_default(),
         ),
-        other => cell_text(other).map_or(serde_json::Value::Null, serde_json::Value::String),
+        other => {
+            let mut text = String::new();
+            cell_text(other, &mut text);
+            serde_json::Value::String(text)
+        }
     }
 }
 
@@ -302,6 +430,7 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
     let mut rows = 0u64;
     let files = store.complaint_files()?;
     let indicators = indicators_of(store)?;
+    let filter = |f: &Path| filter_frame(store, f, opts, indicators.as_ref());
     match opts.format {
         Format::Csv => {
             if opts.excel {
@@ -310,56 +439,21 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
             let mut w = csv::Writer::from_writer(&mut sink);
             w.write_record(export_columns())
                 .map_err(|e| werr(e.into()))?;
-            let mut record: Vec<String> = Vec::new();
-            for f in &files {
-                let Some(df) = filter_frame(store, f, opts, indicators.as_ref())? else {
-                    continue;
-                };
-                let cols = df.columns();
-                for i in 0..df.height() {
-                    record.clear();
-                    for c in cols {
-                        let v = c.get(i).map_err(|source| ExportError::Polars {
-                            path: f.display().to_string(),
-                            source,
-                        })?;
-                        record.push(
-                            cell_text(&v)
-                                .map(|s| neutralise(&s).into_owned())
-                                .unwrap_or_default(),
-                        );
-                    }
-                    w.write_record(&record).map_err(|e| werr(e.into()))?;
-                }
-                rows += df.height() as u64;
-            }
             w.flush().map_err(werr)?;
+            drop(w);
+            rows = write_parts(&files, &filter, csv_rows, &mut |b| {
+                sink.write_all(b).map_err(werr)
+            })?;
         }
         Format::Ndjson => {
-            for f in &files {
-                let Some(df) = filter_frame(store, f, opts, indicators.as_ref())? else {
-                    continue;
-                };
-                let cols = df.columns();
-                for i in 0..df.height() {
-                    let mut obj = serde_json::Map::new();
-                    for c in cols {
-                        let v = c.get(i).map_err(|source| ExportError::Polars {
-                            path: f.display().to_string(),
-                            source,
-                        })?;
-                        obj.insert(c.name().to_string(), cell_json(&v));
-                    }
-                    serde_json::to_writer(&mut sink, &obj).map_err(|e| werr(e.into()))?;
-                    sink.write_all(b"\n").map_err(werr)?;
-                }
-                rows += df.height() as u64;
-            }
+            rows = write_parts(&files, &filter, ndjson_rows, &mut |b| {
+                sink.write_all(b).map_err(werr)
+            })?;
         }
         Format::Parquet => {
             let mut writer: Option<polars::io::parquet::write::BatchedWriter<_>> = None;
             for f in &files {
-                let Some(df) = filter_frame(store, f, opts, indicators.as_ref())? else {
+                let Some(df) = filter(f)? else {
                     continue;
                 };
                 if writer.is_none() {
