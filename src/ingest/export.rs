@@ -21,6 +21,9 @@ pub struct DatesSection {
     pub formats: Vec<String>,
     /// Offset of local times (`+08:00`); UTC when absent.
     pub utc_offset: Option<String>,
+    /// Read a bare number as an Excel date serial.
+    #[serde(default)]
+    pub excel_serial: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +170,7 @@ impl Mapping {
     pub fn date_rules(&self) -> DateRules {
         let mut rules = DateRules {
             formats: self.dates.formats.clone(),
+            excel_serial: self.dates.excel_serial,
             ..Default::default()
         };
         if let Some(off) = self.dates.utc_offset.as_deref().and_then(parse_offset) {

@@ -9,6 +9,9 @@ pub struct DateRules {
     pub formats: Vec<String>,
     /// Offset of local times that carry no zone (`+08:00` for Chinese sites; UTC by default).
     pub offset: FixedOffset,
+    /// Read a bare number as an Excel date serial (days since 1899-12-30, a fraction for the
+    /// time of day), as a spreadsheet saves a date cell formatted "General".
+    pub excel_serial: bool,
 }
 
 impl Default for DateRules {
@@ -16,6 +19,7 @@ impl Default for DateRules {
         Self {
             formats: Vec::new(),
             offset: FixedOffset::east_opt(0).expect("zero offset is valid"),
+            excel_serial: false,
         }
     }
 }
@@ -83,6 +87,16 @@ impl DateRules {
                 Err(_) => Err(self.classify_failure(v)),
             };
         }
+        if self.excel_serial
+            && let Some((local, with_time)) = excel_serial(v)
+        {
+            // A day alone is that day, as a written date is; a time of day goes to UTC.
+            return Ok(Some(if with_time {
+                self.to_utc(local)
+            } else {
+                local.date()
+            }));
+        }
         if let Ok(dt) = DateTime::parse_from_rfc3339(v) {
             return Ok(Some(dt.naive_utc().date()));
         }
@@ -142,6 +156,32 @@ impl DateRules {
     }
 }
 
+/// An Excel date serial (`45352`, `45352.5` for noon) as a local date and time: days since
+/// 1899-12-30, from 61 (1900-03-01: Excel counts a 29 February 1900 that never was) to
+/// 2958465 (9999-12-31), and whether it has a time; `None` for anything else.
+fn excel_serial(v: &str) -> Option<(NaiveDateTime, bool)> {
+    let (days, frac) = v.split_once('.').unwrap_or((v, ""));
+    if days.is_empty()
+        || !days.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let n: i64 = days.parse().ok()?;
+    if !(61..=2_958_465).contains(&n) {
+        return None;
+    }
+    let secs = if frac.is_empty() {
+        0
+    } else {
+        (format!("0.{frac}").parse::<f64>().ok()? * 86_400.0).round() as i64
+    };
+    let base = NaiveDate::from_ymd_opt(1899, 12, 30)?.and_hms_opt(0, 0, 0)?;
+    let at =
+        base.checked_add_signed(chrono::Duration::days(n) + chrono::Duration::seconds(secs))?;
+    Some((at, !frac.is_empty()))
+}
+
 /// Parses a `+08:00` / `-05:00` / `UTC` offset.
 pub fn parse_offset(s: &str) -> Option<FixedOffset> {
     let s = s.trim();
@@ -161,6 +201,31 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excel_serials_only_where_the_mapping_says_so() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("valid");
+        let excel = DateRules {
+            excel_serial: true,
+            offset: parse_offset("+08:00").expect("offset"),
+            ..Default::default()
+        };
+        assert_eq!(excel.parse("45352"), Ok(Some(day(2024, 3, 1))));
+        // 07:00 in Beijing is the day before in UTC.
+        assert_eq!(excel.parse("45352.2916667"), Ok(Some(day(2024, 2, 29))));
+        assert_eq!(
+            excel.parse("2024-03-01"),
+            Ok(Some(day(2024, 3, 1))),
+            "other forms still read"
+        );
+        assert!(excel.parse("60").is_err(), "Excel's 29 February 1900");
+        assert!(excel.parse("-5").is_err());
+        assert_eq!(
+            DateRules::default().parse("45352"),
+            Err(DateError::Unrecognised("45352".into())),
+            "a bare number is no date unless the mapping says so"
+        );
+    }
 
     #[test]
     fn formats() {
@@ -233,6 +298,7 @@ mod tests {
         let r = DateRules {
             formats: vec!["发布于 %Y年%m月%d日 %H:%M".into()],
             offset: parse_offset("+08:00").expect("valid"),
+            ..Default::default()
         };
         // 07:30 in Beijing is still the previous day in UTC
         assert_eq!(
