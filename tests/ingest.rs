@@ -878,3 +878,72 @@ fn an_excel_export_from_a_chinese_payment_firm_reads_its_amounts_dates_and_names
         ]
     );
 }
+
+#[test]
+fn tab_semicolon_and_pipe_separated_exports_read_like_csv() {
+    // A TSV and a semicolon CSV (what Excel saves in a decimal-comma locale) are recognised
+    // from their header line; any other separator is named in the mapping.
+    let d = Dir::new();
+    let mapping = "source = \"desk\"\n[fields]\nid = \"id\"\ntext = \"text\"\ndate = \"date\"\nprovider = \"who\"\n";
+    let map = d.write("desk.toml", mapping);
+    let files = [
+        (
+            "a.tsv",
+            "id\ttext\tdate\twho\nt-1\tMy Venmo payment failed, no refund\t2024-03-01\tVenmo\n",
+        ),
+        (
+            "b.csv",
+            "id;text;date;who\r\ns-1;\"Cash App froze my account; no reply\";2024-03-02;Cash App\r\n",
+        ),
+    ];
+    for (name, body) in files {
+        let f = d.write(name, body);
+        assert_eq!(
+            reconciliation(&d.ingest_export(&f, &map)),
+            (1, 1, 0, 0),
+            "{name}"
+        );
+    }
+    let piped = d.write(
+        "c.txt",
+        "id|text|date|who\np-1|Zelle scam, lost $500|2024-03-03|Zelle\n",
+    );
+    let map = d.write("pipe.toml", format!("delimiter = \"|\"\n{mapping}"));
+    assert_eq!(reconciliation(&d.ingest_export(&piped, &map)), (1, 1, 0, 0));
+    let (header, exported) = read_csv(&d.ok(&["-q", "export", "--format", "csv"]));
+    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
+    let mut got: Vec<[&str; 3]> = exported
+        .iter()
+        .map(|r| {
+            [
+                r[col("source_id")].as_str(),
+                r[col("provider")].as_str(),
+                r[col("text")].as_str(),
+            ]
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ["p-1", "zelle", "Zelle scam, lost $500"],
+            ["s-1", "cash_app", "Cash App froze my account; no reply"],
+            ["t-1", "venmo", "My Venmo payment failed, no refund"],
+        ]
+    );
+    let bad = d.write("bad.toml", format!("delimiter = \"ab\"\n{mapping}"));
+    let err = d.fails(
+        &[
+            "ingest",
+            "export",
+            &piped.display().to_string(),
+            "--mapping",
+            &bad.display().to_string(),
+        ],
+        1,
+    );
+    assert!(
+        err.contains("bad.toml") && err.contains("delimiter \"ab\""),
+        "{err}"
+    );
+}

@@ -44,10 +44,13 @@ pub struct CsvRows<R: Read> {
 
 impl<R: Read> CsvRows<R> {
     /// Reads the header and resolves the mapping against it. `choose` receives the header
-    /// and returns the field map (or an error naming what is missing).
+    /// and returns the field map (or an error naming what is missing). `delimiter` is the
+    /// field separator; when `None`, a comma, unless the first line holds no comma but tabs
+    /// or semicolons (a TSV, or a CSV saved by a spreadsheet in a decimal-comma locale).
     pub fn new(
         input: R,
         origin: &str,
+        delimiter: Option<u8>,
         choose: impl FnOnce(&[String]) -> Result<FieldMap, IngestError>,
     ) -> Result<Self, IngestError> {
         let mut rows = Self {
@@ -65,6 +68,25 @@ impl<R: Read> CsvRows<R> {
             columns: Vec::new(),
             map: FieldMap::default(),
         };
+        let delimiter = match delimiter {
+            Some(d) => d,
+            None => {
+                rows.fill()?;
+                let first =
+                    memchr::memchr(b'\n', &rows.buf).map_or(&rows.buf[..], |i| &rows.buf[..i]);
+                let count = |b: u8| memchr::memchr_iter(b, first).count();
+                if count(b',') > 0 {
+                    b','
+                } else if count(b'\t') > 0 {
+                    b'\t'
+                } else if count(b';') > 0 {
+                    b';'
+                } else {
+                    b','
+                }
+            }
+        };
+        rows.core = ReaderBuilder::new().delimiter(delimiter).build();
         loop {
             match rows.next_record()? {
                 Next::End => {

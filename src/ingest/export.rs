@@ -40,6 +40,8 @@ struct MappingFile {
     repair_mojibake: bool,
     #[serde(default)]
     default_currency: Option<String>,
+    #[serde(default)]
+    delimiter: Option<String>,
     fields: BTreeMap<String, String>,
     #[serde(default)]
     dates: DatesSection,
@@ -60,6 +62,8 @@ pub struct Mapping {
     pub repair_mojibake: bool,
     /// Currency of bare amounts.
     pub default_currency: Option<String>,
+    /// CSV field separator; sniffed from the header line when absent.
+    pub delimiter: Option<u8>,
     /// Canonical field → source field.
     pub fields: Vec<(Canon, String)>,
     /// Date formats and offset.
@@ -144,6 +148,22 @@ impl Mapping {
         }
         crate::normalise::text::check_default_currency(f.default_currency.as_deref())
             .map_err(err)?;
+        let delimiter = match f.delimiter.as_deref() {
+            None => None,
+            Some(d) => match d.as_bytes() {
+                [b] if !matches!(b, b'"' | b'\r' | b'\n')
+                    && b.is_ascii()
+                    && !b.is_ascii_alphanumeric() =>
+                {
+                    Some(*b)
+                }
+                _ => {
+                    return Err(err(format!(
+                        "delimiter {d:?} must be one punctuation or space character: \",\", \";\", \"\\t\" or \"|\""
+                    )));
+                }
+            },
+        };
         Ok(Self {
             source: f.source,
             description: f.description,
@@ -151,6 +171,7 @@ impl Mapping {
             encoding: f.encoding.filter(|e| e != "auto"),
             repair_mojibake: f.repair_mojibake,
             default_currency: f.default_currency,
+            delimiter,
             fields,
             dates: f.dates,
             text: text.to_string(),

@@ -268,7 +268,7 @@ pub fn ingest(
                         cfpb::json_map(),
                     ))
                 }
-                None => Rows::Csv(CsvRows::new(input.reader, &origin, |h| {
+                None => Rows::Csv(CsvRows::new(input.reader, &origin, Some(b','), |h| {
                     cfpb::csv_map(h, &origin)
                 })?),
             };
@@ -277,7 +277,11 @@ pub fn ingest(
         SourceKind::Export(m) => {
             let map = m.field_map();
             let rows = match m.format_for(&spec.path, sniff(&input.head)) {
-                export::Format::Csv => Rows::Csv(CsvRows::new(input.reader, &origin, |_| Ok(map))?),
+                export::Format::Csv => {
+                    Rows::Csv(CsvRows::new(input.reader, &origin, m.delimiter, |_| {
+                        Ok(map)
+                    })?)
+                }
                 export::Format::Json(shape) => {
                     Rows::Json(JsonRows::new(input.reader, &origin, shape, map))
                 }
