@@ -947,3 +947,48 @@ fn tab_semicolon_and_pipe_separated_exports_read_like_csv() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hong_kong_export_with_day_first_dates_reads_them_where_the_mapping_says_so() {
+    let d = Dir::new();
+    let f = d.write(
+        "hk.csv",
+        "id,text,date,who\nhk-1,俾人呃咗HK$3000,25/12/2023,PayMe\nhk-2,轉數唔成功,03/01/2024 09:15,八達通\n",
+    );
+    let mapping = "source = \"hk_desk\"\ndefault_currency = \"HKD\"\n[fields]\nid = \"id\"\ntext = \"text\"\ndate = \"date\"\nprovider = \"who\"\n";
+    // Read month first, 25/12 is no date: quarantined with a hint, and 03/01 is 1 March.
+    let us = d.write("us.toml", mapping);
+    assert_eq!(reconciliation(&d.ingest_export(&f, &us)), (2, 1, 0, 1));
+    let q = quarantined(&d);
+    assert!(
+        q[0].1.contains("impossible date \"25/12/2023\"") && q[0].1.contains("day_first = true"),
+        "{q:?}"
+    );
+    let hk = Dir::new();
+    let map = hk.write(
+        "hk.toml",
+        format!("{mapping}\n[dates]\nday_first = true\nutc_offset = \"+08:00\"\n"),
+    );
+    assert_eq!(reconciliation(&hk.ingest_export(&f, &map)), (2, 2, 0, 0));
+    let (header, exported) = read_csv(&hk.ok(&["-q", "export", "--format", "csv"]));
+    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
+    let mut got: Vec<[&str; 3]> = exported
+        .iter()
+        .map(|r| {
+            [
+                r[col("source_id")].as_str(),
+                r[col("provider")].as_str(),
+                r[col("received_at")].as_str(),
+            ]
+        })
+        .collect();
+    got.sort();
+    // 09:15 in Hong Kong on 3 January is 01:15 UTC the same day.
+    assert_eq!(
+        got,
+        [
+            ["hk-1", "payme", "2023-12-25"],
+            ["hk-2", "octopus", "2024-01-03"]
+        ]
+    );
+}

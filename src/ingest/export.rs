@@ -24,6 +24,9 @@ pub struct DatesSection {
     /// Read a bare number as an Excel date serial.
     #[serde(default)]
     pub excel_serial: bool,
+    /// Read `03/01/2024` as 3 January.
+    #[serde(default)]
+    pub day_first: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +195,7 @@ impl Mapping {
         let mut rules = DateRules {
             formats: self.dates.formats.clone(),
             excel_serial: self.dates.excel_serial,
+            day_first: self.dates.day_first,
             ..Default::default()
         };
         if let Some(off) = self.dates.utc_offset.as_deref().and_then(parse_offset) {

@@ -12,6 +12,8 @@ pub struct DateRules {
     /// Read a bare number as an Excel date serial (days since 1899-12-30, a fraction for the
     /// time of day), as a spreadsheet saves a date cell formatted "General".
     pub excel_serial: bool,
+    /// Read `03/01/2024` as 3 January (the built-in slash forms day first).
+    pub day_first: bool,
 }
 
 impl Default for DateRules {
@@ -20,6 +22,7 @@ impl Default for DateRules {
             formats: Vec::new(),
             offset: FixedOffset::east_opt(0).expect("zero offset is valid"),
             excel_serial: false,
+            day_first: false,
         }
     }
 }
@@ -36,7 +39,20 @@ pub enum DateError {
 impl std::fmt::Display for DateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DateError::Impossible(v) => write!(f, "impossible date {v:?}"),
+            DateError::Impossible(v) => {
+                write!(f, "impossible date {v:?}")?;
+                let day = v.split(' ').next().unwrap_or(v);
+                if ["%d/%m/%Y", "%d/%m/%y"]
+                    .iter()
+                    .any(|form| NaiveDate::parse_from_str(day, form).is_ok())
+                {
+                    write!(
+                        f,
+                        " (day first? say `day_first = true` under [dates] in the mapping)"
+                    )?;
+                }
+                Ok(())
+            }
             DateError::Unrecognised(v) => write!(f, "unrecognised date {v:?}"),
         }
     }
@@ -55,6 +71,28 @@ const DATETIME_FORMATS: &[&str] = &[
     "%Y-%m-%d %H:%M",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+];
+/// The built-in forms with day-first slashes (`03/01/2024` is 3 January), as Hong Kong,
+/// Britain and most of the world write them.
+const DAY_FIRST_DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%d/%m/%y",
+    "%d/%m/%Y",
+    "%Y/%m/%d",
+    "%Y年%m月%d日",
+    "%Y.%m.%d",
+];
+const DAY_FIRST_DATETIME_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
     "%Y年%m月%d日 %H:%M",
     "%Y年%m月%d日 %H:%M:%S",
 ];
@@ -107,7 +145,7 @@ impl DateRules {
             .formats
             .iter()
             .map(String::as_str)
-            .chain(DATETIME_FORMATS.iter().copied())
+            .chain(self.datetime_forms().iter().copied())
         {
             if let Ok(dt) = NaiveDateTime::parse_from_str(v, f) {
                 return Ok(Some(self.to_utc(dt)));
@@ -117,13 +155,29 @@ impl DateRules {
             .formats
             .iter()
             .map(String::as_str)
-            .chain(DATE_FORMATS.iter().copied())
+            .chain(self.date_forms().iter().copied())
         {
             if let Ok(d) = NaiveDate::parse_from_str(v, f) {
                 return Ok(Some(d));
             }
         }
         Err(self.classify_failure(v))
+    }
+
+    fn date_forms(&self) -> &'static [&'static str] {
+        if self.day_first {
+            DAY_FIRST_DATE_FORMATS
+        } else {
+            DATE_FORMATS
+        }
+    }
+
+    fn datetime_forms(&self) -> &'static [&'static str] {
+        if self.day_first {
+            DAY_FIRST_DATETIME_FORMATS
+        } else {
+            DATETIME_FORMATS
+        }
     }
 
     fn to_utc(&self, local: NaiveDateTime) -> NaiveDate {
@@ -145,10 +199,12 @@ impl DateRules {
                 (1..=9999).contains(&y) && NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
             };
             let shaped = nums[0] > 31 || nums[2] > 31 || v.contains('/');
-            if shaped
-                && !plausible(nums[0], nums[1], nums[2])
-                && !plausible(nums[2], nums[0], nums[1])
-            {
+            let (m, d) = if self.day_first {
+                (nums[1], nums[0])
+            } else {
+                (nums[0], nums[1])
+            };
+            if shaped && !plausible(nums[0], nums[1], nums[2]) && !plausible(nums[2], m, d) {
                 return DateError::Impossible(v.to_string());
             }
         }
@@ -201,6 +257,41 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_first_sources_read_slashes_day_first() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("valid");
+        let us = DateRules::default();
+        let hk = DateRules {
+            day_first: true,
+            ..Default::default()
+        };
+        assert_eq!(us.parse("03/01/2024"), Ok(Some(day(2024, 3, 1))));
+        assert_eq!(hk.parse("03/01/2024"), Ok(Some(day(2024, 1, 3))));
+        assert_eq!(hk.parse("25/12/2023 18:30"), Ok(Some(day(2023, 12, 25))));
+        assert_eq!(
+            us.parse("3/1/2024 14:05"),
+            Ok(Some(day(2024, 3, 1))),
+            "Excel's US form"
+        );
+        assert_eq!(
+            hk.parse("2024-03-01"),
+            Ok(Some(day(2024, 3, 1))),
+            "ISO stays ISO"
+        );
+        assert_eq!(
+            hk.parse("31/02/2024"),
+            Err(DateError::Impossible("31/02/2024".into()))
+        );
+        assert_eq!(
+            us.parse("25/12/2023"),
+            Err(DateError::Impossible("25/12/2023".into()))
+        );
+        let err = us.parse("25/12/2023").expect_err("month 25");
+        assert!(err.to_string().contains("day_first = true"), "{err}");
+        let err = us.parse("2021-02-30").expect_err("30 February");
+        assert_eq!(err.to_string(), "impossible date \"2021-02-30\"");
+    }
 
     #[test]
     fn excel_serials_only_where_the_mapping_says_so() {
