@@ -781,16 +781,7 @@ fn a_taiwan_export_reads_its_bare_yuan_as_new_taiwan_dollars() {
     }
     // A currency the table does not know is refused, naming the ones it does.
     let bad = d.write("eur.toml", mapping.replace("\"TWD\"", "\"EUR\""));
-    let err = d.fails(
-        &[
-            "ingest",
-            "export",
-            &file.display().to_string(),
-            "--mapping",
-            &bad.display().to_string(),
-        ],
-        1,
-    );
+    let err = d.ingest_export_fails(&file, &bad);
     assert!(
         err.contains("eur.toml") && err.contains("CNY, USD, HKD, TWD"),
         "{err}"
@@ -823,23 +814,14 @@ fn an_excel_export_from_a_chinese_payment_firm_reads_its_amounts_dates_and_names
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].0, 6);
     assert!(q[0].1.contains("unrecognised date \"45352\""), "{q:?}");
-    let (header, exported) = read_csv(&d.ok(&["-q", "export", "--format", "csv"]));
-    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
-    let mut got: Vec<[&str; 6]> = exported
-        .iter()
-        .map(|r| {
-            [
-                "source_id",
-                "provider",
-                "received_at",
-                "amount",
-                "currency",
-                "text",
-            ]
-            .map(|c| r[col(c)].as_str())
-        })
-        .collect();
-    got.sort();
+    let got = d.exported(&[
+        "source_id",
+        "provider",
+        "received_at",
+        "amount",
+        "currency",
+        "text",
+    ]);
     assert_eq!(
         got,
         [
@@ -910,19 +892,7 @@ fn tab_semicolon_and_pipe_separated_exports_read_like_csv() {
     );
     let map = d.write("pipe.toml", format!("delimiter = \"|\"\n{mapping}"));
     assert_eq!(reconciliation(&d.ingest_export(&piped, &map)), (1, 1, 0, 0));
-    let (header, exported) = read_csv(&d.ok(&["-q", "export", "--format", "csv"]));
-    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
-    let mut got: Vec<[&str; 3]> = exported
-        .iter()
-        .map(|r| {
-            [
-                r[col("source_id")].as_str(),
-                r[col("provider")].as_str(),
-                r[col("text")].as_str(),
-            ]
-        })
-        .collect();
-    got.sort();
+    let got = d.exported(&["source_id", "provider", "text"]);
     assert_eq!(
         got,
         [
@@ -932,16 +902,7 @@ fn tab_semicolon_and_pipe_separated_exports_read_like_csv() {
         ]
     );
     let bad = d.write("bad.toml", format!("delimiter = \"ab\"\n{mapping}"));
-    let err = d.fails(
-        &[
-            "ingest",
-            "export",
-            &piped.display().to_string(),
-            "--mapping",
-            &bad.display().to_string(),
-        ],
-        1,
-    );
+    let err = d.ingest_export_fails(&piped, &bad);
     assert!(
         err.contains("bad.toml") && err.contains("delimiter \"ab\""),
         "{err}"
@@ -970,19 +931,7 @@ fn a_hong_kong_export_with_day_first_dates_reads_them_where_the_mapping_says_so(
         format!("{mapping}\n[dates]\nday_first = true\nutc_offset = \"+08:00\"\n"),
     );
     assert_eq!(reconciliation(&hk.ingest_export(&f, &map)), (2, 2, 0, 0));
-    let (header, exported) = read_csv(&hk.ok(&["-q", "export", "--format", "csv"]));
-    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
-    let mut got: Vec<[&str; 3]> = exported
-        .iter()
-        .map(|r| {
-            [
-                r[col("source_id")].as_str(),
-                r[col("provider")].as_str(),
-                r[col("received_at")].as_str(),
-            ]
-        })
-        .collect();
-    got.sort();
+    let got = hk.exported(&["source_id", "provider", "received_at"]);
     // 09:15 in Hong Kong on 3 January is 01:15 UTC the same day.
     assert_eq!(
         got,

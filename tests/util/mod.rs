@@ -88,14 +88,38 @@ impl Dir {
     /// `walletwatch -q ingest export FILE --mapping MAPPING`, expecting success; returns stdout
     /// (the reconciliation line).
     pub fn ingest_export(&self, file: &Path, mapping: &Path) -> String {
-        self.ok(&[
+        self.ok(&Self::export_args(file, mapping))
+    }
+
+    /// The same, expecting exit code 1; returns stderr.
+    pub fn ingest_export_fails(&self, file: &Path, mapping: &Path) -> String {
+        self.fails(&Self::export_args(file, mapping), 1)
+    }
+
+    fn export_args<'a>(file: &'a Path, mapping: &'a Path) -> [&'a str; 6] {
+        [
             "-q",
             "ingest",
             "export",
             file.to_str().expect("utf-8 path"),
             "--mapping",
             mapping.to_str().expect("utf-8 path"),
-        ])
+        ]
+    }
+
+    /// The store's complaints as exported to CSV, only `columns` of each, rows sorted.
+    pub fn exported(&self, columns: &[&str]) -> Vec<Vec<String>> {
+        let (header, rows) = read_csv(&self.ok(&["-q", "export", "--format", "csv"]));
+        let at: Vec<usize> = columns
+            .iter()
+            .map(|c| header.iter().position(|h| h == c).expect(c))
+            .collect();
+        let mut out: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| at.iter().map(|&i| r[i].clone()).collect())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Runs and expects failure with `code`; returns stderr.
