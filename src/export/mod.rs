@@ -70,6 +70,14 @@ pub enum ExportError {
     Usage(String),
 }
 
+/// Maps a polars error on `path` (a store file, or the output) into an [`ExportError`].
+fn polars_at(path: &str) -> impl Fn(PolarsError) -> ExportError + '_ {
+    move |source| ExportError::Polars {
+        path: path.to_string(),
+        source,
+    }
+}
+
 /// Columns exported, in order (see `docs/data-dictionary.md`): the store's columns with
 /// `source` after `complaint_id`, without the store's bookkeeping columns, then the
 /// classification columns (empty until `classify` has run).
@@ -98,24 +106,21 @@ fn indicators_of(store: &Store) -> Result<Option<Indicators>, ExportError> {
         return Ok(None);
     }
     let p = file.display().to_string();
-    let err = |source| ExportError::Polars {
-        path: p.clone(),
-        source,
-    };
+    let err = polars_at(&p);
     let df = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
         .and_then(|lf| {
             lf.select([col("walletwatch_id"), col("indicator")])
                 .collect()
         })
-        .map_err(err)?;
+        .map_err(&err)?;
     let ids = df
         .column("walletwatch_id")
         .and_then(|c| c.str().cloned())
-        .map_err(err)?;
+        .map_err(&err)?;
     let values = df
         .column("indicator")
         .and_then(|c| c.str().cloned())
-        .map_err(err)?;
+        .map_err(&err)?;
     let mut map = Indicators::new();
     for (id, value) in ids.iter().zip(values.iter()) {
         if let (Some(id), Some(value)) = (id, value) {
@@ -166,10 +171,7 @@ fn filter_frame(
     }
     let p = path.display().to_string();
     let mut lf = LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())
-        .map_err(|source| ExportError::Polars {
-            path: p.clone(),
-            source,
-        })?;
+        .map_err(polars_at(&p))?;
     let in_list = |name: &str, values: &[String]| {
         values
             .iter()
@@ -220,19 +222,13 @@ fn filter_frame(
             df.with_column(indicators_column(&ids, indicators).into_column())?;
             Ok(df)
         })
-        .map_err(|source| ExportError::Polars {
-            path: p.clone(),
-            source,
-        })?;
+        .map_err(polars_at(&p))?;
     if !opts.categories.is_empty() {
         let wanted: Vec<&str> = opts.categories.iter().map(|c| c.id()).collect();
         let cats = df
             .column("categories")
             .and_then(|c| c.list().cloned())
-            .map_err(|source| ExportError::Polars {
-                path: p.clone(),
-                source,
-            })?;
+            .map_err(polars_at(&p))?;
         let mask: BooleanChunked = cats
             .amortized_iter()
             .map(|row| {
@@ -244,9 +240,7 @@ fn filter_frame(
                 }))
             })
             .collect();
-        df = df
-            .filter(&mask)
-            .map_err(|source| ExportError::Polars { path: p, source })?;
+        df = df.filter(&mask).map_err(polars_at(&p))?;
     }
     Ok((df.height() > 0).then_some(df))
 }
@@ -281,6 +275,7 @@ fn cell_text(v: &AnyValue<'_>, out: &mut String) {
 
 /// A part's rows as CSV lines (no header), every cell neutralised.
 fn csv_rows(df: &DataFrame, path: &Path, buf: Vec<u8>) -> Result<Vec<u8>, ExportError> {
+    let at = path.display().to_string();
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(buf);
@@ -298,10 +293,7 @@ fn csv_rows(df: &DataFrame, path: &Path, buf: Vec<u8>) -> Result<Vec<u8>, Export
             let text = match strings {
                 Some(ca) => ca.get(i).unwrap_or(""),
                 None => {
-                    let v = c.get(i).map_err(|source| ExportError::Polars {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
+                    let v = c.get(i).map_err(polars_at(&at))?;
                     cell.clear();
                     cell_text(&v, &mut cell);
                     &cell
@@ -319,13 +311,11 @@ fn csv_rows(df: &DataFrame, path: &Path, buf: Vec<u8>) -> Result<Vec<u8>, Export
 
 /// A part's rows as NDJSON lines.
 fn ndjson_rows(df: &DataFrame, path: &Path, mut out: Vec<u8>) -> Result<Vec<u8>, ExportError> {
+    let at = path.display().to_string();
     for i in 0..df.height() {
         let mut obj = serde_json::Map::new();
         for c in df.columns() {
-            let v = c.get(i).map_err(|source| ExportError::Polars {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let v = c.get(i).map_err(polars_at(&at))?;
             obj.insert(c.name().to_string(), cell_json(&v));
         }
         serde_json::to_writer(&mut out, &obj).map_err(|e| ExportError::Write {
@@ -457,26 +447,19 @@ pub fn export(store: &Store, opts: &ExportOptions) -> Result<u64, ExportError> {
                     continue;
                 };
                 if writer.is_none() {
-                    writer = Some(ParquetWriter::new(&mut sink).batched(df.schema()).map_err(
-                        |source| ExportError::Polars {
-                            path: out_name.clone(),
-                            source,
-                        },
-                    )?);
+                    writer = Some(
+                        ParquetWriter::new(&mut sink)
+                            .batched(df.schema())
+                            .map_err(polars_at(&out_name))?,
+                    );
                 }
                 let w = writer.as_mut().expect("created above");
-                w.write_batch(&df).map_err(|source| ExportError::Polars {
-                    path: out_name.clone(),
-                    source,
-                })?;
+                w.write_batch(&df).map_err(polars_at(&out_name))?;
                 rows += df.height() as u64;
             }
             match writer {
                 Some(w) => {
-                    w.finish().map_err(|source| ExportError::Polars {
-                        path: out_name.clone(),
-                        source,
-                    })?;
+                    w.finish().map_err(polars_at(&out_name))?;
                 }
                 None => {
                     return Err(ExportError::Usage(

@@ -74,16 +74,10 @@ impl<R: Read> CsvRows<R> {
                 rows.fill()?;
                 let first =
                     memchr::memchr(b'\n', &rows.buf).map_or(&rows.buf[..], |i| &rows.buf[..i]);
-                let count = |b: u8| memchr::memchr_iter(b, first).count();
-                if count(b',') > 0 {
-                    b','
-                } else if count(b'\t') > 0 {
-                    b'\t'
-                } else if count(b';') > 0 {
-                    b';'
-                } else {
-                    b','
-                }
+                [b',', b'\t', b';']
+                    .into_iter()
+                    .find(|&d| memchr::memchr(d, first).is_some())
+                    .unwrap_or(b',')
             }
         };
         rows.core = ReaderBuilder::new().delimiter(delimiter).build();

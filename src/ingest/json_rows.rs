@@ -137,11 +137,7 @@ impl<R: Read> JsonRows<R> {
     }
 
     fn next_byte(&mut self) -> Result<Option<u8>, IngestError> {
-        let buf = self
-            .input
-            .fill_buf()
-            .map_err(|e| IngestError::read(&self.origin, e))?;
-        let Some(&b) = buf.first() else {
+        let Some(b) = self.peek_byte()? else {
             return Ok(None);
         };
         self.input.consume(1);
@@ -149,6 +145,47 @@ impl<R: Read> JsonRows<R> {
             self.line += 1;
         }
         Ok(Some(b))
+    }
+
+    /// Reads an object, array or string that starts with `first` (already in `buf`) to its
+    /// closing byte, into `buf`.
+    fn read_nested(&mut self, first: u8) -> Result<(), IngestError> {
+        let (mut depth, mut in_str, mut escaped) = (0i64, false, false);
+        let mut b = first;
+        loop {
+            if in_str {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_str = false;
+                }
+            } else {
+                match b {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if depth == 0 && !in_str {
+                break;
+            }
+            match self.next_byte()? {
+                Some(nb) => {
+                    b = nb;
+                    self.buf.push(b);
+                }
+                None => {
+                    return Err(IngestError::Truncated {
+                        path: self.origin.clone(),
+                        after: self.element,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn next_element(&mut self) -> Result<Option<Result<RawRecord, Reject>>, IngestError> {
@@ -194,7 +231,9 @@ impl<R: Read> JsonRows<R> {
         let line = self.line;
         self.buf.clear();
         self.buf.push(first);
-        if !matches!(first, b'{' | b'[' | b'"') {
+        if matches!(first, b'{' | b'[' | b'"') {
+            self.read_nested(first)?;
+        } else {
             // A number, true, false or null: one element up to the next separator (it was
             // split into one reject per byte before 2026-12-03).
             while let Some(b) = self.peek_byte()? {
@@ -203,46 +242,6 @@ impl<R: Read> JsonRows<R> {
                 }
                 self.input.consume(1);
                 self.buf.push(b);
-            }
-            self.element += 1;
-            let bytes = std::mem::take(&mut self.buf);
-            let item = self.parse(&bytes, line);
-            self.buf = bytes;
-            return Ok(Some(item));
-        }
-        let (mut depth, mut in_str, mut escaped) = (0i64, false, false);
-        let mut b = first;
-        loop {
-            if in_str {
-                if escaped {
-                    escaped = false;
-                } else if b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    in_str = false;
-                }
-            } else {
-                match b {
-                    b'"' => in_str = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => depth -= 1,
-                    _ => {}
-                }
-            }
-            if depth == 0 && !in_str {
-                break;
-            }
-            match self.next_byte()? {
-                Some(nb) => {
-                    b = nb;
-                    self.buf.push(b);
-                }
-                None => {
-                    return Err(IngestError::Truncated {
-                        path: self.origin.clone(),
-                        after: self.element,
-                    });
-                }
             }
         }
         self.element += 1;

@@ -42,7 +42,7 @@ impl std::fmt::Display for DateError {
             DateError::Impossible(v) => {
                 write!(f, "impossible date {v:?}")?;
                 let day = v.split(' ').next().unwrap_or(v);
-                if ["%d/%m/%Y", "%d/%m/%y"]
+                if SLASHED_DATES[1]
                     .iter()
                     .any(|form| NaiveDate::parse_from_str(day, form).is_ok())
                 {
@@ -58,43 +58,24 @@ impl std::fmt::Display for DateError {
     }
 }
 
-const DATE_FORMATS: &[&str] = &[
-    "%Y-%m-%d",
-    "%m/%d/%y",
-    "%m/%d/%Y",
-    "%Y/%m/%d",
-    "%Y年%m月%d日",
-    "%Y.%m.%d",
-];
+/// Built-in forms every source shares.
+const DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d"];
 const DATETIME_FORMATS: &[&str] = &[
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
     "%Y年%m月%d日 %H:%M",
     "%Y年%m月%d日 %H:%M:%S",
 ];
-/// The built-in forms with day-first slashes (`03/01/2024` is 3 January), as Hong Kong,
-/// Britain and most of the world write them.
-const DAY_FIRST_DATE_FORMATS: &[&str] = &[
-    "%Y-%m-%d",
-    "%d/%m/%y",
-    "%d/%m/%Y",
-    "%Y/%m/%d",
-    "%Y年%m月%d日",
-    "%Y.%m.%d",
-];
-const DAY_FIRST_DATETIME_FORMATS: &[&str] = &[
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-    "%Y年%m月%d日 %H:%M",
-    "%Y年%m月%d日 %H:%M:%S",
+/// Slashed forms, month first (`03/01/2024` is 1 March, as CFPB and US spreadsheets write
+/// it) and day first (3 January, as Hong Kong and Britain do: `day_first`). A date is tried
+/// with them before `%Y/%m/%d` (which would read `03/01/24` as a day of the year 3), a date
+/// and time after `%Y/%m/%d %H:%M`: the order the built-in forms have always had.
+const SLASHED_DATES: [&[&str]; 2] = [&["%m/%d/%y", "%m/%d/%Y"], &["%d/%m/%y", "%d/%m/%Y"]];
+const SLASHED_DATETIMES: [&[&str]; 2] = [
+    &["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"],
+    &["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"],
 ];
 
 impl DateRules {
@@ -145,7 +126,12 @@ impl DateRules {
             .formats
             .iter()
             .map(String::as_str)
-            .chain(self.datetime_forms().iter().copied())
+            .chain(DATETIME_FORMATS.iter().copied())
+            .chain(
+                SLASHED_DATETIMES[usize::from(self.day_first)]
+                    .iter()
+                    .copied(),
+            )
         {
             if let Ok(dt) = NaiveDateTime::parse_from_str(v, f) {
                 return Ok(Some(self.to_utc(dt)));
@@ -155,29 +141,14 @@ impl DateRules {
             .formats
             .iter()
             .map(String::as_str)
-            .chain(self.date_forms().iter().copied())
+            .chain(SLASHED_DATES[usize::from(self.day_first)].iter().copied())
+            .chain(DATE_FORMATS.iter().copied())
         {
             if let Ok(d) = NaiveDate::parse_from_str(v, f) {
                 return Ok(Some(d));
             }
         }
         Err(self.classify_failure(v))
-    }
-
-    fn date_forms(&self) -> &'static [&'static str] {
-        if self.day_first {
-            DAY_FIRST_DATE_FORMATS
-        } else {
-            DATE_FORMATS
-        }
-    }
-
-    fn datetime_forms(&self) -> &'static [&'static str] {
-        if self.day_first {
-            DAY_FIRST_DATETIME_FORMATS
-        } else {
-            DATETIME_FORMATS
-        }
     }
 
     fn to_utc(&self, local: NaiveDateTime) -> NaiveDate {
