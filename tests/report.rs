@@ -196,6 +196,22 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
         assert!(err.contains("late.toml") && err.contains(want), "{err}");
         assert!(!dir.path().join("late").exists(), "{err}");
     }
+    // So are rating settings that cannot mean anything.
+    let rating = std::fs::read_to_string(data.join("rating.toml")).expect("rating.toml");
+    dir.write("rating.toml", rating.replace("fraud = 3.0", "fraud = -3.0"));
+    let bad_rating = dir.write(
+        "late.toml",
+        format!(
+            "store = \"late\"\n[[source]]\nkind = \"cfpb\"\npath = \"{}\"\n[score]\nconfig = \"rating.toml\"\n",
+            sample.display()
+        ),
+    );
+    let err = dir.fails(&["run", "--config", bad_rating.to_str().unwrap()], 1);
+    assert!(
+        err.contains("[severity] fraud must be a positive weight"),
+        "{err}"
+    );
+    assert!(!dir.path().join("late").exists(), "{err}");
     let no_report = dir.write(
         "one.toml",
         format!(

@@ -208,11 +208,17 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|p| named("detect.scam_lists:", p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // The rating settings are read here as well as by the report, so that a wrong weight
+    // is found before the ingest rather than after it (a small file, read twice).
     let rating = cfg
         .score
         .config
         .as_deref()
-        .map(|p| named("score.config", p))
+        .map(|p| {
+            let p = named("score.config", p)?;
+            crate::score::RatingConfig::load(&p)?;
+            Ok::<_, anyhow::Error>(p)
+        })
         .transpose()?;
     let store_dir = cfg.store.as_deref().map_or_else(|| ctx.store.clone(), &rel);
     let store = Store::open(&store_dir)?;
