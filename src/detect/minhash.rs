@@ -36,63 +36,116 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 
 /// The signature of a text, or `None` when it has fewer than [`MIN_SHINGLES`] shingles.
 pub fn signature(text: &str, chinese: bool) -> Option<Signature> {
-    let k = if chinese { 3 } else { 7 };
+    let mut s = Shingler::new(if chinese { 3 } else { 7 });
+    if text.is_ascii() {
+        // Most complaints: bytes are characters.
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                s.push(u64::from(b.to_ascii_lowercase()));
+            }
+        }
+    } else {
+        for c in text.chars() {
+            let c = if c.is_ascii() {
+                if !c.is_ascii_alphanumeric() {
+                    continue;
+                }
+                c.to_ascii_lowercase()
+            } else if !c.is_alphanumeric() {
+                continue;
+            } else {
+                c
+            };
+            s.push(u64::from(c as u32));
+        }
+    }
+    s.finish()
+}
+
+/// The shingles of one text, hashed into the slots as they come.
+struct Shingler {
+    k: usize,
+    /// B^k, to take the character leaving the window out of the hash.
+    bk: u64,
+    window: [u64; 8],
+    /// Where the next character goes in `window` (`seen % k`).
+    pos: usize,
+    seen: usize,
+    rolling: u64,
+    slots: Signature,
+    filled: u64,
+}
+
+impl Shingler {
     // Rabin-Karp rolling hash of the last k characters: h = Σ c_i·B^(k−1−i) (mod 2⁶⁴).
     const B: u64 = 0x1000_0000_01b3;
-    let bk = (0..k).fold(1u64, |acc, _| acc.wrapping_mul(B));
-    let mut window = [0u64; 8];
-    let mut seen = 0usize;
-    let mut rolling = 0u64;
-    let mut slots = [u32::MAX; SLOTS];
-    let mut filled = 0u64;
-    for c in text.chars() {
-        let c = if c.is_ascii() {
-            if !c.is_ascii_alphanumeric() {
-                continue;
-            }
-            c.to_ascii_lowercase()
-        } else if !c.is_alphanumeric() {
-            continue;
-        } else {
-            c
-        };
-        let code = u64::from(c as u32) + 1;
-        let slot_in_window = seen % k;
-        rolling = rolling
-            .wrapping_mul(B)
-            .wrapping_add(code)
-            .wrapping_sub(window[slot_in_window].wrapping_mul(bk));
-        window[slot_in_window] = code;
-        seen += 1;
-        if seen < k {
-            continue;
+
+    fn new(k: usize) -> Self {
+        Shingler {
+            k,
+            bk: (0..k).fold(1u64, |acc, _| acc.wrapping_mul(Self::B)),
+            window: [0; 8],
+            pos: 0,
+            seen: 0,
+            rolling: 0,
+            slots: [u32::MAX; SLOTS],
+            filled: 0,
         }
-        let h = rolling;
-        let h = mix(h);
+    }
+
+    /// Adds a character (its code point; letters already lower-cased).
+    #[inline]
+    fn push(&mut self, c: u64) {
+        let code = c + 1;
+        self.rolling = self
+            .rolling
+            .wrapping_mul(Self::B)
+            .wrapping_add(code)
+            .wrapping_sub(self.window[self.pos].wrapping_mul(self.bk));
+        self.window[self.pos] = code;
+        self.pos += 1;
+        if self.pos == self.k {
+            self.pos = 0;
+        }
+        self.seen += 1;
+        if self.seen < self.k {
+            return;
+        }
+        let h = mix(self.rolling);
         let slot = (h >> 58) as usize;
         let v = h as u32;
-        if v < slots[slot] {
-            slots[slot] = v;
+        if v < self.slots[slot] {
+            self.slots[slot] = v;
         }
-        filled |= 1 << slot;
+        self.filled |= 1 << slot;
     }
-    if seen + 1 < k + MIN_SHINGLES {
-        return None;
-    }
-    if filled != u64::MAX {
-        for i in 0..SLOTS {
-            if filled & (1 << i) == 0 {
-                let mut j = (i + 1) % SLOTS;
-                let mut dist = 1u32;
-                while filled & (1 << j) == 0 {
-                    j = (j + 1) % SLOTS;
-                    dist += 1;
+
+    fn finish(self) -> Option<Signature> {
+        let Shingler {
+            k,
+            seen,
+            mut slots,
+            filled,
+            ..
+        } = self;
+        if seen + 1 < k + MIN_SHINGLES {
+            return None;
+        }
+        if filled != u64::MAX {
+            for i in 0..SLOTS {
+                if filled & (1 << i) == 0 {
+                    let mut j = (i + 1) % SLOTS;
+                    let mut dist = 1u32;
+                    while filled & (1 << j) == 0 {
+                        j = (j + 1) % SLOTS;
+                        dist += 1;
+                    }
+                    slots[i] = slots[j].wrapping_add(0x9e37_79b9u32.wrapping_mul(dist));
                 }
-                slots[i] = slots[j].wrapping_add(0x9e37_79b9u32.wrapping_mul(dist));
             }
         }
+        Some(slots)
     }
-    Some(slots)
 }
 
 /// Estimated Jaccard similarity of the shingle sets behind two signatures.

@@ -154,7 +154,11 @@ impl TermCounts {
             self.previous += 1;
         }
         for t in terms {
-            let e = self.terms.entry(t.clone()).or_default();
+            // Most terms were seen before: look up without copying the key.
+            let e = match self.terms.get_mut(t.as_str()) {
+                Some(e) => e,
+                None => self.terms.entry(t.clone()).or_default(),
+            };
             if recent {
                 e.0 += 1;
             } else {
