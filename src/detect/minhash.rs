@@ -272,6 +272,27 @@ mod tests {
     }
 
     #[test]
+    fn an_english_text_gets_one_signature_whether_read_as_bytes_or_characters() {
+        // A plain ASCII text is read byte by byte; the same words with a dash that is not
+        // a letter (dropped, like all punctuation) take the path for any other text.
+        let ascii = "Someone claiming to be Cash App support told me to send $250 to a \
+                     'refund' cashtag and now my account is locked, nobody answers.";
+        let dashed = ascii.replace(", nobody", " — nobody");
+        assert!(ascii.is_ascii() && !dashed.is_ascii());
+        let a = signature(ascii, false).expect("long enough");
+        assert_eq!(Some(a), signature(&dashed, false));
+        assert_eq!(
+            Some(a),
+            signature(&ascii.to_uppercase(), false),
+            "letters are lower-cased"
+        );
+        assert_ne!(
+            Some(a),
+            signature(&ascii.replace("locked", "frozen"), false)
+        );
+    }
+
+    #[test]
     fn banding_links_a_wave_without_comparing_all_pairs() {
         let mut sigs = Vec::new();
         for i in 0..25 {
