@@ -280,72 +280,71 @@ impl StopList {
     }
 }
 
-/// Runs detection over the whole store. `progress(n)` is called after each part file
-/// with the number of complaints read from it.
-pub fn detect(
-    store: &Store,
-    providers: &Providers,
-    opts: &DetectOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<Detection> {
-    if !(0.0..=1.0).contains(&opts.similarity) {
-        anyhow::bail!(
-            "similarity (--similarity, or `similarity` in a run config) must be between 0 and 1, got {}",
-            opts.similarity
-        );
-    }
-    if opts.min_size < 2 {
-        anyhow::bail!(
-            "min_size (--min-size, or `min_size` in a run config) must be at least 2: a campaign links complaints, got {}",
-            opts.min_size
-        );
-    }
-    if !(opts.spikes.alpha > 0.0 && opts.spikes.alpha < 1.0) {
-        anyhow::bail!(
-            "alpha (--alpha, or `alpha` in a run config) must be between 0 and 1 (exclusive), got {}",
-            opts.spikes.alpha
-        );
-    }
-    let extractor = Extractor::load(&opts.lexicon)?;
-    let mut lists = ScamLists::default();
-    for f in &opts.scam_lists {
-        lists.add_file(f)?;
-    }
-    let key = store.pii_key()?;
-    let stop = load_stoplist(providers, &opts.stoplists, &lists, &key)?;
-    let tokeniser = Tokeniser::load(&opts.models)?;
-    let fold = crate::classify::rules::Fold::load(&opts.models.join("rules"))?;
-    let parts = store.complaint_files()?;
+/// What the first pass reads the complaints with.
+struct Lexicon {
+    extractor: Extractor,
+    tokeniser: Tokeniser,
+    fold: crate::classify::rules::Fold,
+}
 
-    // The newest complaint fixes the recent period of the emerging terms.
-    let newest = store
-        .scan()?
-        .select([col("received_at").max()])
-        .collect()
-        .ok()
-        .and_then(|df| {
-            df.column("received_at")
-                .ok()?
-                .date()
-                .ok()?
-                .physical()
-                .get(0)
+/// The weeks the emerging terms compare: complaints from `recent_from` on are recent,
+/// those from `history_from` until then the history they are compared with. Both are
+/// `None` in an empty store.
+#[derive(Debug, Clone, Copy)]
+struct TermWindow {
+    recent_from: Option<NaiveDate>,
+    history_from: Option<NaiveDate>,
+}
+
+impl TermWindow {
+    /// The newest complaint fixes the recent period.
+    fn of(store: &Store, opts: &TermOptions) -> Result<Self, StoreError> {
+        let newest = store
+            .scan()?
+            .select([col("received_at").max()])
+            .collect()
+            .ok()
+            .and_then(|df| {
+                df.column("received_at")
+                    .ok()?
+                    .date()
+                    .ok()?
+                    .physical()
+                    .get(0)
+            })
+            .map(crate::schema::from_polars_day);
+        let recent_from = newest
+            .map(|n| n - chrono::Duration::weeks(opts.recent_weeks) + chrono::Duration::days(1));
+        Ok(TermWindow {
+            recent_from,
+            history_from: recent_from.map(|r| r - chrono::Duration::weeks(opts.history_weeks)),
         })
-        .map(crate::schema::from_polars_day);
-    let recent_from = newest
-        .map(|n| n - chrono::Duration::weeks(opts.terms.recent_weeks) + chrono::Duration::days(1));
-    let history_from = recent_from.map(|r| r - chrono::Duration::weeks(opts.terms.history_weeks));
+    }
+}
 
-    let mut timings = Vec::new();
-    let mut clock = std::time::Instant::now();
-    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, std::time::Duration)>| {
-        timings.push((name, clock.elapsed()));
-        clock = std::time::Instant::now();
-    };
+/// What the first pass found, per complaint in the store's order (`docs` order).
+struct FirstPass {
+    docs: Vec<Doc>,
+    /// Each complaint's indicators.
+    found: Vec<Vec<Indicator>>,
+    /// Each complaint's MinHash signature (`None`: too short).
+    sigs: Vec<Option<Signature>>,
+    /// Per category (`Category as usize`), the terms of its complaints in the window.
+    term_counts: Vec<TermCounts>,
+}
+
+/// Reads every part file once: each complaint's metadata, indicators, signature and terms,
+/// a part's complaints on all cores. `progress(n)` after each part.
+fn first_pass(
+    store: &Store,
+    parts: &[PathBuf],
+    lexicon: &Lexicon,
+    window: TermWindow,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<FirstPass, StoreError> {
     let mut docs: Vec<Doc> = Vec::new();
     // Per complaint, in `docs` order: its indicators.
     let mut found: Vec<Vec<Indicator>> = Vec::new();
-    let sources: Vec<String> = parts.iter().map(|p| source_of(p)).collect();
     let mut sigs: Vec<Option<Signature>> = Vec::new();
     let mut term_counts: Vec<TermCounts> = vec![TermCounts::default(); Category::ALL.len()];
     for (pi, part) in parts.iter().enumerate() {
@@ -398,16 +397,18 @@ pub fn detect(
                 // Traditional characters read as Simplified by the lexicon, the shingles
                 // and the segmenter, so a Traditional copy of a scam script is the same
                 // script (domains, numbers and handles are read as written).
-                let folded = fold.apply(&text);
-                let indicators = extractor.extract_folded(&text, &folded, &hash_refs);
+                let folded = lexicon.fold.apply(&text);
+                let indicators = lexicon.extractor.extract_folded(&text, &folded, &hash_refs);
                 let signature = minhash::signature(&folded, zh);
-                let in_window = match (received, history_from) {
+                let in_window = match (received, window.history_from) {
                     (Some(d), Some(h)) => d >= h,
                     _ => false,
                 };
                 let terms = (in_window && categories != 0).then(|| {
-                    let recent = received.zip(recent_from).is_some_and(|(d, r)| d >= r);
-                    (recent, tokeniser.terms(&folded, zh))
+                    let recent = received
+                        .zip(window.recent_from)
+                        .is_some_and(|(d, r)| d >= r);
+                    (recent, lexicon.tokeniser.terms(&folded, zh))
                 });
                 let doc = Doc {
                     id: ids.get(i).unwrap_or("").to_string(),
@@ -446,6 +447,68 @@ pub fn detect(
         }
         progress(n as u64);
     }
+    Ok(FirstPass {
+        docs,
+        found,
+        sigs,
+        term_counts,
+    })
+}
+
+/// Runs detection over the whole store. `progress(n)` is called after each part file
+/// with the number of complaints read from it.
+pub fn detect(
+    store: &Store,
+    providers: &Providers,
+    opts: &DetectOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<Detection> {
+    if !(0.0..=1.0).contains(&opts.similarity) {
+        anyhow::bail!(
+            "similarity (--similarity, or `similarity` in a run config) must be between 0 and 1, got {}",
+            opts.similarity
+        );
+    }
+    if opts.min_size < 2 {
+        anyhow::bail!(
+            "min_size (--min-size, or `min_size` in a run config) must be at least 2: a campaign links complaints, got {}",
+            opts.min_size
+        );
+    }
+    if !(opts.spikes.alpha > 0.0 && opts.spikes.alpha < 1.0) {
+        anyhow::bail!(
+            "alpha (--alpha, or `alpha` in a run config) must be between 0 and 1 (exclusive), got {}",
+            opts.spikes.alpha
+        );
+    }
+    let extractor = Extractor::load(&opts.lexicon)?;
+    let mut lists = ScamLists::default();
+    for f in &opts.scam_lists {
+        lists.add_file(f)?;
+    }
+    let key = store.pii_key()?;
+    let stop = load_stoplist(providers, &opts.stoplists, &lists, &key)?;
+    let lexicon = Lexicon {
+        extractor,
+        tokeniser: Tokeniser::load(&opts.models)?,
+        fold: crate::classify::rules::Fold::load(&opts.models.join("rules"))?,
+    };
+    let parts = store.complaint_files()?;
+    let window = TermWindow::of(store, &opts.terms)?;
+
+    let mut timings = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, std::time::Duration)>| {
+        timings.push((name, clock.elapsed()));
+        clock = std::time::Instant::now();
+    };
+    let sources: Vec<String> = parts.iter().map(|p| source_of(p)).collect();
+    let FirstPass {
+        docs,
+        found,
+        sigs,
+        term_counts,
+    } = first_pass(store, &parts, &lexicon, window, progress)?;
     lap("read + indicators + signatures + terms", &mut timings);
 
     // Links through shared indicators.
