@@ -150,7 +150,10 @@ impl Shingler {
 
 /// Estimated Jaccard similarity of the shingle sets behind two signatures.
 pub fn similarity(a: &Signature, b: &Signature) -> f64 {
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / SLOTS as f64
+    // A sum of 0/1, which compiles to vector compares (a filtered count did not: it was
+    // a tenth of `detect` on a million complaints).
+    let same: u32 = a.iter().zip(b).map(|(x, y)| u32::from(x == y)).sum();
+    f64::from(same) / SLOTS as f64
 }
 
 fn band_key(sig: &Signature, band: usize) -> u64 {
