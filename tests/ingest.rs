@@ -92,6 +92,62 @@ fn cfpb_json_download_named_json_ingests_resumes_and_normalises() {
 }
 
 #[test]
+fn product_scope_keeps_wallet_complaints_counts_the_rest_and_survives_normalise() {
+    // CFPB's database holds every financial product (its bulk download is mostly credit
+    // reports, cards and bank accounts); `--product` keeps the ones a wallet analyst wants.
+    let sample = shared("cfpb/complaints_sample_3000.csv");
+    let in_scope = |product: &str, sub: &str| {
+        [product, sub].iter().any(|v| {
+            let v = v.to_lowercase();
+            v.contains("money transfer") || v.contains("wallet")
+        })
+    };
+    // What the file itself says is in scope, read here without walletwatch.
+    let mut r = csv::Reader::from_path(&sample).expect("sample");
+    let h = r.headers().expect("header").clone();
+    let at = |name: &str| h.iter().position(|c| c == name).expect(name);
+    let (p, sp) = (at("Product"), at("Sub-product"));
+    let want = r
+        .records()
+        .map(|row| row.expect("row"))
+        .filter(|row| in_scope(&row[p], &row[sp]))
+        .count() as u64;
+    assert!(want > 500 && want < 2500, "{want}");
+
+    let d = Dir::new();
+    let path = sample.display().to_string();
+    let scoped = ["--product", "Money transfer", "--product", "wallet"];
+    let out = d.ok(&[&["ingest", "cfpb", &path][..], &scoped[..]].concat());
+    assert_eq!(reconciliation(&out), (3000, want, 0, 0));
+    assert!(
+        out.contains(&format!("+ out of scope {}", 3000 - want)),
+        "{out}"
+    );
+    let stored = d.exported(&["product", "sub_product"]);
+    assert_eq!(stored.len() as u64, want);
+    assert!(stored.iter().all(|r| in_scope(&r[0], &r[1])), "{stored:?}");
+    // The same complaints in the JSON API form, same scope: all duplicates.
+    let api = shared("cfpb/complaints_sample_3000_api.jsonl.gz")
+        .display()
+        .to_string();
+    let out = d.ok(&[&["ingest", "cfpb", &api][..], &scoped[..]].concat());
+    assert_eq!(reconciliation(&out), (3000, 0, want, 0));
+    // The scope is kept with each file: normalise rebuilds the same store.
+    d.ok(&["-q", "normalise"]);
+    assert_eq!(d.exported(&["product", "sub_product"]), stored);
+    // Without --product the CSV's other complaints are stored too, and from then on
+    // normalise keeps every row of that file.
+    assert_eq!(
+        reconciliation(&d.ok(&["ingest", "cfpb", &path])),
+        (3000, 3000 - want, want, 0)
+    );
+    d.ok(&["-q", "normalise"]);
+    assert_eq!(d.exported(&["complaint_id"]).len(), 3000);
+    let err = d.fails(&["ingest", "cfpb", &path, "--product", " "], 2);
+    assert!(err.contains("empty product pattern"), "{err}");
+}
+
+#[test]
 fn cfpb_bulk_downloads_zipped_are_read_without_unzipping() {
     // CFPB publishes its whole database as complaints.csv.zip and complaints.json.zip.
     let d = Dir::new();

@@ -190,6 +190,13 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
             "kind = \"export\"\npath = \"x.csv\"\nmapping = \"none.toml\"\n",
             "none.toml: cannot open",
         ),
+        (
+            &format!(
+                "kind = \"cfpb\"\npath = \"{}\"\nproducts = [\" \"]\n",
+                sample.display()
+            ),
+            "source 2: products: an empty product pattern would keep every row",
+        ),
     ] {
         let late_cfg = dir.write("late.toml", late(second));
         let err = dir.fails(&["run", "--config", late_cfg.to_str().unwrap()], 1);
@@ -215,10 +222,16 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
     let no_report = dir.write(
         "one.toml",
         format!(
-            "store = \"late\"\n[[source]]\nkind = \"cfpb\"\npath = \"{}\"\n",
+            "store = \"late\"\n[[source]]\nkind = \"cfpb\"\npath = \"{}\"\nproducts = [\"money transfer\"]\n",
             sample.display()
         ),
     );
-    dir.ok(&["-q", "run", "--config", no_report.to_str().unwrap()]);
+    // `products` is `ingest --product`: the sample's 100 card and bank complaints are
+    // counted, not stored.
+    let out = dir.ok(&["run", "--config", no_report.to_str().unwrap()]);
+    assert!(
+        out.contains("read 300 = stored 200 + duplicates 0 + quarantined 0 + out of scope 100"),
+        "{out}"
+    );
     assert!(dir.path().join("reports/latest/index.html").exists());
 }

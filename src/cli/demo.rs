@@ -55,6 +55,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             encoding: None,
             origin: None,
             fingerprint: None,
+            products: Default::default(),
         };
         let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
         outln!("ingest {}: {counts}", path.display())?;

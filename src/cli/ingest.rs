@@ -27,8 +27,17 @@ pub struct Common {
     /// so a later `classify` (rules) has nothing left to do.
     #[arg(long)]
     pub classify: bool,
+    /// Keep only rows whose product or sub-product contains TEXT, ignoring case
+    /// (repeatable: any of them). Other rows are counted as out of scope, not stored.
+    #[arg(long = "product", value_name = "TEXT", value_parser = product_pattern)]
+    pub products: Vec<String>,
     #[command(flatten)]
     pub parts: PartsArgs,
+}
+
+/// A `--product` pattern: bad usage when blank (it would keep every row).
+fn product_pattern(s: &str) -> Result<String, String> {
+    ingest::ProductScope::new(&[s.to_string()]).map(|_| s.to_string())
 }
 
 /// Ingest sources.
@@ -37,7 +46,7 @@ pub enum IngestCommand {
     /// The CFPB Consumer Complaint Database: any CSV form (16, 18 columns, with Event tag)
     /// or the JSON API form, plain, gzipped, zstd-compressed or zipped (complaints.csv.zip).
     #[command(
-        after_help = "Example:\n  walletwatch --store data/store ingest cfpb complaints.csv complaints_api.jsonl.gz\n  walletwatch ingest cfpb complaints.csv.zip\n\nPrints one line a file: read N = stored A + duplicates D + quarantined Q.\nQuarantined rows are in <store>/quarantine/ with their line number and reason."
+        after_help = "Example:\n  walletwatch --store data/store ingest cfpb complaints.csv complaints_api.jsonl.gz\n  walletwatch ingest cfpb complaints.csv.zip\n  walletwatch ingest cfpb complaints.csv.zip --product \"money transfer\" --product prepaid\n\nPrints one line a file: read N = stored A + duplicates D + quarantined Q (+ out of scope S\nwith --product). Quarantined rows are in <store>/quarantine/ with their line number and reason."
     )]
     Cfpb {
         /// Files to ingest.
@@ -188,6 +197,8 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         (None, SourceKind::Export(m)) => m.encoding.as_deref().and_then(input::encoding_by_label),
         (None, SourceKind::Cfpb) => None,
     };
+    let products = ingest::ProductScope::new(&common.products)
+        .map_err(|m| anyhow::anyhow!("--product: {m}"))?;
     let store = Store::open(&ctx.store)?;
     let opts = RunOptions {
         batch_rows: common.batch_rows,
@@ -203,6 +214,7 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
             encoding: forced,
             origin: None,
             fingerprint: None,
+            products: products.clone(),
         };
         let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
         outln!("{}: {counts}", path.display())?;

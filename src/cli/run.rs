@@ -57,6 +57,9 @@ struct Source {
     max_pages: Option<usize>,
     #[serde(default)]
     replay: bool,
+    /// kind = "cfpb" or "export": `ingest --product`, one pattern an entry.
+    #[serde(default)]
+    products: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,12 +154,15 @@ fn job(src: &Source, rel: &dyn Fn(&Path) -> PathBuf, progress: bool) -> anyhow::
     if !path.is_file() {
         anyhow::bail!("{}: no such file", path.display());
     }
+    let products = crate::ingest::ProductScope::new(&src.products)
+        .map_err(|m| anyhow::anyhow!("products: {m}"))?;
     Ok(Job::File(IngestSpec {
         path,
         kind,
         encoding,
         origin: None,
         fingerprint: None,
+        products,
     }))
 }
 

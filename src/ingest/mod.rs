@@ -101,6 +101,8 @@ pub struct Reconciliation {
     pub duplicates: u64,
     /// Rows quarantined with a reason.
     pub quarantined: u64,
+    /// Rows left out because their product is outside the run's `--product` scope.
+    pub out_of_scope: u64,
 }
 
 impl std::fmt::Display for Reconciliation {
@@ -109,7 +111,11 @@ impl std::fmt::Display for Reconciliation {
             f,
             "read {} = stored {} + duplicates {} + quarantined {}",
             self.read, self.stored, self.duplicates, self.quarantined
-        )
+        )?;
+        if self.out_of_scope > 0 {
+            write!(f, " + out of scope {}", self.out_of_scope)?;
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +125,70 @@ impl std::ops::AddAssign for Reconciliation {
         self.stored += o.stored;
         self.duplicates += o.duplicates;
         self.quarantined += o.quarantined;
+        self.out_of_scope += o.out_of_scope;
+    }
+}
+
+/// Which products a run keeps (`--product`): a row is kept when its product or
+/// sub-product contains one of the patterns, ignoring case; no patterns keep every row.
+/// The CFPB database holds every kind of financial complaint (credit reports, mortgages,
+/// cards…): `--product "money transfer" --product "prepaid"` keeps the wallet and
+/// money-transfer ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductScope {
+    patterns: Vec<String>,
+}
+
+impl ProductScope {
+    /// A scope from the patterns as given (`--product`, `products = [...]`); an empty
+    /// pattern is an error, since it would keep every row while looking like a filter.
+    pub fn new(patterns: &[String]) -> Result<Self, String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in patterns {
+            let p = p.trim().to_lowercase();
+            if p.is_empty() {
+                return Err("an empty product pattern would keep every row: give the text a product or sub-product contains (e.g. \"money transfer\")".into());
+            }
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out.sort();
+        Ok(ProductScope { patterns: out })
+    }
+
+    /// Whether every row is kept.
+    pub fn is_all(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// The patterns (lower-case, sorted), as a manifest records them.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Whether a row with this product and sub-product is kept.
+    pub fn admits(&self, product: Option<&str>, sub_product: Option<&str>) -> bool {
+        if self.is_all() {
+            return true;
+        }
+        [product, sub_product].into_iter().flatten().any(|v| {
+            let v = v.to_lowercase();
+            self.patterns.iter().any(|p| v.contains(p.as_str()))
+        })
+    }
+
+    /// What two runs over the same file stored between them: every row, if either kept
+    /// every row; else the rows either kept.
+    pub fn union(&self, other: &ProductScope) -> ProductScope {
+        if self.is_all() || other.is_all() {
+            return ProductScope::default();
+        }
+        let mut patterns = self.patterns.clone();
+        patterns.extend(other.patterns.iter().cloned());
+        patterns.sort();
+        patterns.dedup();
+        ProductScope { patterns }
     }
 }
 
@@ -154,6 +224,8 @@ pub struct IngestSpec {
     pub origin: Option<String>,
     /// Fingerprint to file the input under (when re-reading a raw copy).
     pub fingerprint: Option<String>,
+    /// Which products to keep (`--product`); every row by default.
+    pub products: ProductScope,
 }
 
 /// Options of a run.
@@ -242,11 +314,16 @@ pub fn ingest(
         .and_then(|e| e.to_str())
         .unwrap_or("dat")
         .to_ascii_lowercase();
-    let existing_copy = store
-        .manifests()?
-        .into_iter()
-        .find(|m| m.fingerprint == fp)
-        .map(|m| m.raw_copy);
+    let earlier = store.manifests()?.into_iter().find(|m| m.fingerprint == fp);
+    // The manifest records what the runs over this file stored between them, so that
+    // `normalise` rebuilds exactly that from the raw copy.
+    let recorded_scope = match &earlier {
+        Some(m) => spec
+            .products
+            .union(&ProductScope::new(&m.products).unwrap_or_default()),
+        None => spec.products.clone(),
+    };
+    let existing_copy = earlier.map(|m| m.raw_copy);
     let raw_copy_name = existing_copy
         .clone()
         .unwrap_or_else(|| crate::store::raw_copy_name(&fp, &ext));
@@ -306,6 +383,8 @@ pub fn ingest(
         stored: 0,
         duplicates: 0,
         quarantined: 0,
+        products: recorded_scope.patterns().to_vec(),
+        out_of_scope: 0,
         ingested_at: chrono::Utc::now().to_rfc3339(),
     };
     store.write_manifest(&manifest)?;
@@ -436,7 +515,21 @@ pub fn ingest(
             // was a tenth of this thread's time (perf: memmove).
             let raw: Vec<RawRecord> = items
                 .into_iter()
-                .filter_map(|r| r.map_err(|rej| rejects.push(rej)).ok())
+                .filter_map(|r| match r {
+                    Err(rej) => {
+                        rejects.push(rej);
+                        None
+                    }
+                    Ok(rec)
+                        if !spec
+                            .products
+                            .admits(rec.product.as_deref(), rec.sub_product.as_deref()) =>
+                    {
+                        counts.out_of_scope += 1;
+                        None
+                    }
+                    Ok(rec) => Some(rec),
+                })
                 .collect();
             let keep: Vec<crate::schema::Complaint> = normaliser
                 .batch(raw)
@@ -487,6 +580,7 @@ pub fn ingest(
     manifest.stored = counts.stored;
     manifest.duplicates = counts.duplicates;
     manifest.quarantined = counts.quarantined;
+    manifest.out_of_scope = counts.out_of_scope;
     match result {
         Ok(()) => {
             if let Some(copy) = input.raw_copy {
@@ -504,5 +598,40 @@ pub fn ingest(
                 counts,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProductScope;
+
+    fn scope(p: &[&str]) -> ProductScope {
+        ProductScope::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("scope")
+    }
+
+    #[test]
+    fn a_scope_matches_product_or_sub_product_and_two_runs_store_their_union() {
+        let wallets = scope(&["Money Transfer", "wallet"]);
+        // CFPB's labels, old and new.
+        assert!(wallets.admits(
+            Some("Money transfer, virtual currency, or money service"),
+            Some("Domestic (US) money transfer")
+        ));
+        assert!(wallets.admits(Some("Prepaid card"), Some("Mobile wallet")));
+        assert!(!wallets.admits(
+            Some("Credit card or prepaid card"),
+            Some("General-purpose credit card or charge card")
+        ));
+        assert!(!wallets.admits(None, None), "no product: not in a scope");
+        assert!(ProductScope::default().admits(None, None));
+        // Case and order do not make a different scope.
+        assert_eq!(wallets, scope(&["WALLET", "money transfer", "wallet"]));
+        let cards = scope(&["credit card"]);
+        assert_eq!(
+            wallets.union(&cards).patterns(),
+            ["credit card", "money transfer", "wallet"]
+        );
+        assert!(wallets.union(&ProductScope::default()).is_all());
+        assert!(ProductScope::new(&[" ".to_string()]).is_err());
     }
 }

@@ -137,6 +137,10 @@ fn is_manifest_name(path: &Path) -> bool {
             .is_some_and(|s| !s.contains('.'))
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Manifest of one ingested file in the raw layer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -166,6 +170,13 @@ pub struct Manifest {
     pub duplicates: u64,
     /// Rows quarantined by the last run.
     pub quarantined: u64,
+    /// The products kept (`--product` patterns, lower-case) over every run on this file:
+    /// empty when a run kept every row. `normalise` keeps the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<String>,
+    /// Rows the last run left out as outside its `--product` scope.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub out_of_scope: u64,
     /// When the last run started (RFC 3339).
     pub ingested_at: String,
 }

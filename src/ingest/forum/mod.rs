@@ -577,6 +577,7 @@ fn store_posts(
         encoding: Some(encoding_rs::UTF_8),
         origin: Some(format!("forum {} {what} {stamp}", profile.name)),
         fingerprint: None,
+        products: Default::default(),
     };
     let counts: Result<Reconciliation, IngestError> = ingest(store, providers, &spec, ingest_opts);
     let _ = std::fs::remove_file(&file);
