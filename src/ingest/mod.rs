@@ -132,8 +132,8 @@ impl std::ops::AddAssign for Reconciliation {
 /// Which products a run keeps (`--product`): a row is kept when its product or
 /// sub-product contains one of the patterns, ignoring case; no patterns keep every row.
 /// The CFPB database holds every kind of financial complaint (credit reports, mortgages,
-/// cards…): `--product "money transfer" --product "prepaid"` keeps the wallet and
-/// money-transfer ones.
+/// cards…): `--product "money transfer" --product wallet` keeps the money-transfer and
+/// wallet ones (`prepaid` would also keep "Credit card or prepaid card").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductScope {
     patterns: Vec<String>,
