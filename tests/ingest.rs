@@ -145,6 +145,34 @@ fn product_scope_keeps_wallet_complaints_counts_the_rest_and_survives_normalise(
     assert_eq!(d.exported(&["complaint_id"]).len(), 3000);
     let err = d.fails(&["ingest", "cfpb", &path, "--product", " "], 2);
     assert!(err.contains("empty product pattern"), "{err}");
+    // An export whose mapping names no product would put every row out of scope: refused
+    // before anything is read.
+    let zh = util::repo("data/sample/zh_complaints.ndjson");
+    let map = util::repo("data/sample/zh_complaints.toml");
+    let manifests = || {
+        std::fs::read_dir(d.store().join("raw"))
+            .expect("raw")
+            .count()
+    };
+    let before = manifests();
+    let err = d.fails(
+        &[
+            "ingest",
+            "export",
+            zh.to_str().expect("utf-8"),
+            "--mapping",
+            map.to_str().expect("utf-8"),
+            "--product",
+            "wallet",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("zh_complaints.ndjson")
+            && err.contains("names no `product` or `sub_product` field"),
+        "{err}"
+    );
+    assert_eq!(manifests(), before);
 }
 
 #[test]

@@ -197,6 +197,14 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
             ),
             "source 2: products: an empty product pattern would keep every row",
         ),
+        (
+            &format!(
+                "kind = \"export\"\npath = \"{}\"\nmapping = \"{}\"\nproducts = [\"wallet\"]\n",
+                data.join("sample/zh_complaints.ndjson").display(),
+                data.join("sample/zh_complaints.toml").display()
+            ),
+            "source 2: products: the product scope has nothing to match",
+        ),
     ] {
         let late_cfg = dir.write("late.toml", late(second));
         let err = dir.fails(&["run", "--config", late_cfg.to_str().unwrap()], 1);

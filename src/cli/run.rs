@@ -156,6 +156,8 @@ fn job(src: &Source, rel: &dyn Fn(&Path) -> PathBuf, progress: bool) -> anyhow::
     }
     let products = crate::ingest::ProductScope::new(&src.products)
         .map_err(|m| anyhow::anyhow!("products: {m}"))?;
+    kind.check_scope(&products)
+        .map_err(|m| anyhow::anyhow!("products: {m}"))?;
     Ok(Job::File(IngestSpec {
         path,
         kind,

@@ -203,6 +203,25 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// Whether `scope` can be applied to this kind of input: an export whose mapping names
+    /// neither `product` nor `sub_product` would leave every row out of scope.
+    pub fn check_scope(&self, scope: &ProductScope) -> Result<(), String> {
+        match self {
+            SourceKind::Export(m)
+                if !scope.is_all()
+                    && !m.fields.iter().any(|(c, _)| {
+                        matches!(c, fields::Canon::Product | fields::Canon::SubProduct)
+                    }) =>
+            {
+                Err(format!(
+                    "the product scope has nothing to match: mapping {:?} names no `product` or `sub_product` field (map one, or leave the scope out)",
+                    m.source
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The source name (partition key).
     pub fn source(&self) -> &str {
         match self {
@@ -307,6 +326,12 @@ pub fn ingest(
     if let Some(f) = &spec.fingerprint {
         fp.clone_from(f);
     }
+    spec.kind
+        .check_scope(&spec.products)
+        .map_err(|message| IngestError::Mapping {
+            path: origin.clone(),
+            message,
+        })?;
     let source = spec.kind.source().to_string();
     let ext = spec
         .path
