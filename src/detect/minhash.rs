@@ -170,41 +170,63 @@ fn band_key(sig: &Signature, band: usize) -> u64 {
 /// near-duplicates, not every pair: within a band bucket each member is checked against
 /// the bucket's first member, then its predecessor.
 pub fn near_duplicate_pairs(sigs: &[Option<Signature>], threshold: f64) -> Vec<(u32, u32)> {
-    (0..BANDS)
-        .into_par_iter()
-        .flat_map_iter(|band| {
-            let mut keys: Vec<(u64, u32)> = sigs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.as_ref().map(|s| (band_key(s, band), i as u32)))
-                .collect();
-            keys.sort_unstable();
-            let mut pairs = Vec::new();
-            for group in keys.chunk_by(|a, b| a.0 == b.0) {
-                if group.len() < 2 {
-                    continue;
-                }
-                let sig = |i: u32| {
-                    sigs[i as usize]
-                        .as_ref()
-                        .expect("keys come from signatures")
-                };
-                let first = group[0].1;
-                for w in 1..group.len() {
-                    let m = group[w].1;
-                    if similarity(sig(first), sig(m)) >= threshold {
-                        pairs.push((first, m));
-                    } else {
-                        let prev = group[w - 1].1;
-                        if prev != first && similarity(sig(prev), sig(m)) >= threshold {
-                            pairs.push((prev, m));
-                        }
-                    }
+    let mut all = Vec::new();
+    near_duplicate_pairs_by_band(sigs, threshold, |pairs| all.extend_from_slice(pairs));
+    all
+}
+
+/// [`near_duplicate_pairs`], handed to `each` one band at a time (in band order) rather
+/// than collected: as many bands are worked on at once as there are threads, so only their
+/// pairs are held, not all sixteen bands' (126 MB on a million generated complaints).
+pub fn near_duplicate_pairs_by_band(
+    sigs: &[Option<Signature>],
+    threshold: f64,
+    mut each: impl FnMut(&[(u32, u32)]),
+) {
+    let bands: Vec<usize> = (0..BANDS).collect();
+    for chunk in bands.chunks(rayon::current_num_threads().max(1)) {
+        let found: Vec<Vec<(u32, u32)>> = chunk
+            .par_iter()
+            .map(|&band| band_pairs(sigs, threshold, band))
+            .collect();
+        for pairs in &found {
+            each(pairs);
+        }
+    }
+}
+
+/// One band's verified pairs.
+fn band_pairs(sigs: &[Option<Signature>], threshold: f64, band: usize) -> Vec<(u32, u32)> {
+    let mut keys: Vec<(u64, u32)> = sigs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.as_ref().map(|s| (band_key(s, band), i as u32)))
+        .collect();
+    keys.sort_unstable();
+    let mut pairs = Vec::new();
+    for group in keys.chunk_by(|a, b| a.0 == b.0) {
+        if group.len() < 2 {
+            continue;
+        }
+        let sig = |i: u32| {
+            sigs[i as usize]
+                .as_ref()
+                .expect("keys come from signatures")
+        };
+        let first = group[0].1;
+        for w in 1..group.len() {
+            let m = group[w].1;
+            if similarity(sig(first), sig(m)) >= threshold {
+                pairs.push((first, m));
+            } else {
+                let prev = group[w - 1].1;
+                if prev != first && similarity(sig(prev), sig(m)) >= threshold {
+                    pairs.push((prev, m));
                 }
             }
-            pairs
-        })
-        .collect()
+        }
+    }
+    pairs
 }
 
 /// Disjoint sets over `0..n` (union by size, path halving).

@@ -546,13 +546,16 @@ pub fn detect(
         }
     }
     lap("indicator links", &mut timings);
-    let pairs = minhash::near_duplicate_pairs(&sigs, opts.similarity);
+    let mut near_duplicate_pairs = 0;
+    minhash::near_duplicate_pairs_by_band(&sigs, opts.similarity, |pairs| {
+        near_duplicate_pairs += pairs.len();
+        for &(a, b) in pairs {
+            uf.union(a, b);
+            links.near_duplicate[a as usize] = true;
+            links.near_duplicate[b as usize] = true;
+        }
+    });
     drop(sigs);
-    for &(a, b) in &pairs {
-        uf.union(a, b);
-        links.near_duplicate[a as usize] = true;
-        links.near_duplicate[b as usize] = true;
-    }
 
     // Campaigns: sets of at least `min_size` complaints.
     let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
@@ -585,7 +588,7 @@ pub fn detect(
         indicators: total_indicators,
         listed: found.iter().flatten().filter(|i| listed(i)).count(),
         capped,
-        near_duplicate_pairs: pairs.len(),
+        near_duplicate_pairs,
         tables,
         timings,
     })
