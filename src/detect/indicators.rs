@@ -185,12 +185,13 @@ fn refang_with(text: &str, cues: Cues) -> std::borrow::Cow<'_, str> {
     out
 }
 
-// The regexes below run on every complaint, and most complaints hold nothing they could
-// match: each is asked only where one pass over the bytes ([`Cues::scan`]) finds what every
-// match of it must contain (profiled: the regexes' scans over every text were a third of
-// `detect`'s first pass). The tests check each cue against its regex on real complaints.
+// The regexes above would run on every complaint, and most complaints hold nothing they
+// could match: each is asked only where a quick look at the bytes ([`Cues::scan`]) finds
+// what every match of it must contain (profiled: the regexes' scans over every text were a
+// third of `detect`'s first pass). The tests check each cue against its regex on real
+// complaints.
 
-/// What one pass over a text's bytes found: for each regex, whether it could match.
+/// What a quick look at a text's bytes found: for each regex, whether it could match.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Cues {
     /// [`DEFANG_RE`]: an opening bracket before `.`, `d`/`D` (of `dot`), `:` or `。` (its
