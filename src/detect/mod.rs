@@ -12,6 +12,7 @@ pub mod terms;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -84,10 +85,12 @@ impl DetectOptions {
 struct Doc {
     id: String,
     source_id: String,
-    provider: Option<String>,
+    /// Shared by every complaint with the same provider (a million copies of a few dozen
+    /// names were 40 bytes a complaint).
+    provider: Option<Arc<str>>,
     received: Option<NaiveDate>,
     amount: Option<f64>,
-    currency: Option<String>,
+    currency: Option<Arc<str>>,
     categories: u8,
     primary: Option<u8>,
     part: u32,
@@ -347,6 +350,7 @@ fn first_pass(
     let mut found: Vec<Vec<Indicator>> = Vec::new();
     let mut sigs: Vec<Option<Signature>> = Vec::new();
     let mut term_counts: Vec<TermCounts> = vec![TermCounts::default(); Category::ALL.len()];
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
     for (pi, part) in parts.iter().enumerate() {
         let df = read_part(store, part)?;
         let ids = str_col(&df, "complaint_id", part)?;
@@ -378,6 +382,16 @@ fn first_pass(
         let pii = df.column("pii_hashes").map_err(polars_err(part))?;
         let cats = df.column("categories").map_err(polars_err(part))?;
         let n = df.height();
+        // The part's provider and currency names, each shared with the same name elsewhere.
+        let shared: HashMap<&str, Arc<str>> = provs
+            .iter()
+            .chain(currs.iter())
+            .flatten()
+            .map(|v| {
+                let name = names.entry(v.to_string()).or_insert_with(|| Arc::from(v));
+                (v, Arc::clone(name))
+            })
+            .collect();
         let mut rows: Vec<PassRow> = (0..n)
             .into_par_iter()
             .map(|i| {
@@ -413,10 +427,10 @@ fn first_pass(
                 let doc = Doc {
                     id: ids.get(i).unwrap_or("").to_string(),
                     source_id: sids.get(i).unwrap_or("").to_string(),
-                    provider: provs.get(i).map(str::to_string),
+                    provider: provs.get(i).map(|v| Arc::clone(&shared[v])),
                     received,
                     amount: amounts.get(i),
-                    currency: currs.get(i).map(str::to_string),
+                    currency: currs.get(i).map(|v| Arc::clone(&shared[v])),
                     categories,
                     primary: prim.get(i).and_then(Category::parse).map(|c| c as u8),
                     part: pi as u32,
@@ -748,7 +762,7 @@ fn campaign_tables(
         let mut amounts: BTreeMap<String, f64> = BTreeMap::new();
         for d in &ds {
             if let (Some(a), Some(c)) = (d.amount, &d.currency) {
-                *amounts.entry(c.clone()).or_default() += a;
+                *amounts.entry(c.to_string()).or_default() += a;
             }
         }
         let sample: Vec<Option<String>> = {
@@ -766,7 +780,7 @@ fn campaign_tables(
         let values = [
             Some(id.clone()),
             Some(counted(ds.iter().map(|d| {
-                d.provider.clone().unwrap_or_else(|| "unknown".into())
+                d.provider.as_deref().unwrap_or("unknown").to_string()
             }))),
             Some(counted(ds.iter().filter_map(|d| {
                 d.primary
@@ -810,7 +824,7 @@ fn campaign_tables(
                 Some(id.clone()),
                 Some(d.source_id.clone()),
                 Some(sources[d.part as usize].clone()),
-                d.provider.clone(),
+                d.provider.as_deref().map(str::to_string),
                 Some(why.join("; ")),
                 Some(d.id.clone()),
             ];
@@ -876,7 +890,7 @@ fn spike_table(docs: &[Doc], opts: &SpikeOptions) -> Table {
         for c in Category::ALL {
             if d.categories & (1 << (c as u8)) != 0 {
                 series
-                    .entry((p.clone(), c as u8))
+                    .entry((p.to_string(), c as u8))
                     .or_insert_with(|| vec![Vec::new(); nweeks])[w]
                     .push(i as u32);
             }
