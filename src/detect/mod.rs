@@ -350,7 +350,7 @@ fn first_pass(
     let mut found: Vec<Vec<Indicator>> = Vec::new();
     let mut sigs: Vec<Option<Signature>> = Vec::new();
     let mut term_counts: Vec<TermCounts> = vec![TermCounts::default(); Category::ALL.len()];
-    let mut names: HashMap<String, Arc<str>> = HashMap::new();
+    let mut names: HashSet<Arc<str>> = HashSet::new();
     for (pi, part) in parts.iter().enumerate() {
         let df = read_part(store, part)?;
         let ids = str_col(&df, "complaint_id", part)?;
@@ -383,15 +383,17 @@ fn first_pass(
         let cats = df.column("categories").map_err(polars_err(part))?;
         let n = df.height();
         // The part's provider and currency names, each shared with the same name elsewhere.
-        let shared: HashMap<&str, Arc<str>> = provs
-            .iter()
-            .chain(currs.iter())
-            .flatten()
-            .map(|v| {
-                let name = names.entry(v.to_string()).or_insert_with(|| Arc::from(v));
-                (v, Arc::clone(name))
-            })
-            .collect();
+        let mut shared: HashMap<&str, Arc<str>> = HashMap::new();
+        for v in provs.iter().chain(currs.iter()).flatten() {
+            shared.entry(v).or_insert_with(|| match names.get(v) {
+                Some(name) => Arc::clone(name),
+                None => {
+                    let name: Arc<str> = Arc::from(v);
+                    names.insert(Arc::clone(&name));
+                    name
+                }
+            });
+        }
         let mut rows: Vec<PassRow> = (0..n)
             .into_par_iter()
             .map(|i| {

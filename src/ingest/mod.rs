@@ -178,6 +178,15 @@ impl ProductScope {
         })
     }
 
+    /// The scope a manifest records (what the runs over its file kept); `store` names the
+    /// manifest in the error when the record is not a scope.
+    pub fn recorded(store: &Store, m: &Manifest) -> Result<Self, IngestError> {
+        ProductScope::new(&m.products).map_err(|message| IngestError::Mapping {
+            path: store.manifest_path(&m.fingerprint).display().to_string(),
+            message,
+        })
+    }
+
     /// What two runs over the same file stored between them: every row, if either kept
     /// every row; else the rows either kept.
     pub fn union(&self, other: &ProductScope) -> ProductScope {
@@ -343,9 +352,7 @@ pub fn ingest(
     // The manifest records what the runs over this file stored between them, so that
     // `normalise` rebuilds exactly that from the raw copy.
     let recorded_scope = match &earlier {
-        Some(m) => spec
-            .products
-            .union(&ProductScope::new(&m.products).unwrap_or_default()),
+        Some(m) => spec.products.union(&ProductScope::recorded(store, m)?),
         None => spec.products.clone(),
     };
     let existing_copy = earlier.map(|m| m.raw_copy);

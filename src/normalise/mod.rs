@@ -302,12 +302,7 @@ pub fn rebuild(
             encoding: crate::ingest::input::encoding_by_label(&m.encoding),
             origin: Some(m.origin.clone()),
             fingerprint: Some(m.fingerprint.clone()),
-            products: crate::ingest::ProductScope::new(&m.products).map_err(|message| {
-                IngestError::Mapping {
-                    path: store.manifest_path(&m.fingerprint).display().to_string(),
-                    message,
-                }
-            })?,
+            products: crate::ingest::ProductScope::recorded(store, &m)?,
         };
         let counts = ingest(
             &staging,
