@@ -107,15 +107,44 @@ fn product_scope_keeps_wallet_complaints_counts_the_rest_and_survives_normalise(
     let h = r.headers().expect("header").clone();
     let at = |name: &str| h.iter().position(|c| c == name).expect(name);
     let (p, sp) = (at("Product"), at("Sub-product"));
-    let want = r
-        .records()
-        .map(|row| row.expect("row"))
-        .filter(|row| in_scope(&row[p], &row[sp]))
-        .count() as u64;
+    let mut want = 0u64;
+    // The products left out, and every product, counted from the file.
+    let mut left_out = std::collections::BTreeMap::<String, u64>::new();
+    let mut products = std::collections::BTreeMap::<String, u64>::new();
+    for row in r.records().map(|row| row.expect("row")) {
+        *products.entry(row[p].to_string()).or_default() += 1;
+        if in_scope(&row[p], &row[sp]) {
+            want += 1;
+        } else {
+            *left_out.entry(row[p].to_string()).or_default() += 1;
+        }
+    }
     assert!(want > 500 && want < 2500, "{want}");
+    assert!(left_out.len() > 1, "{left_out:?}");
+
+    let path = sample.display().to_string();
+    // A misspelt scope keeps nothing, and says which products the file holds instead.
+    let typo = Dir::new();
+    let out = typo
+        .cmd(&["ingest", "cfpb", &path, "--product", "mony transfer"])
+        .output()
+        .expect("run walletwatch");
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(reconciliation(&stdout), (3000, 0, 0, 0), "{stdout}");
+    assert!(
+        stderr.contains(
+            "no row was kept: no product or sub-product of this file contains \"mony transfer\""
+        ),
+        "{stderr}"
+    );
+    let (top, n) = products.iter().max_by_key(|(_, n)| **n).expect("a product");
+    assert!(stderr.contains(&format!("{top} ({n})")), "{stderr}");
 
     let d = Dir::new();
-    let path = sample.display().to_string();
     let scoped = ["--product", "Money transfer", "--product", "wallet"];
     let out = d.ok(&[&["ingest", "cfpb", &path][..], &scoped[..]].concat());
     assert_eq!(reconciliation(&out), (3000, want, 0, 0));
@@ -123,6 +152,17 @@ fn product_scope_keeps_wallet_complaints_counts_the_rest_and_survives_normalise(
         out.contains(&format!("+ out of scope {}", 3000 - want)),
         "{out}"
     );
+    // What was left out can be read back, product by product, from the file's manifest.
+    let manifest = std::fs::read_dir(d.store().join("raw"))
+        .expect("raw")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a manifest");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).expect("manifest")).expect("json");
+    let recorded: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(m["out_of_scope_products"].clone()).expect("products");
+    assert_eq!(recorded, left_out);
     let stored = d.exported(&["product", "sub_product"]);
     assert_eq!(stored.len() as u64, want);
     assert!(stored.iter().all(|r| in_scope(&r[0], &r[1])), "{stored:?}");

@@ -28,7 +28,8 @@ pub struct Common {
     #[arg(long)]
     pub classify: bool,
     /// Keep only rows whose product or sub-product contains TEXT, ignoring case
-    /// (repeatable: any of them). Other rows are counted as out of scope, not stored.
+    /// (repeatable: any of them). Other rows are counted as out of scope, not stored, and
+    /// listed by product (a note, and the file's manifest in the raw layer).
     #[arg(long = "product", value_name = "TEXT", value_parser = product_pattern)]
     pub products: Vec<String>,
     #[command(flatten)]
@@ -101,6 +102,39 @@ pub enum IngestCommand {
         #[command(flatten)]
         parts: PartsArgs,
     },
+}
+
+/// Says which products a `--product` scope left out (the most frequent few; the file's
+/// manifest in the raw layer lists them all), and says so plainly when it kept no row at
+/// all, which is what a misspelt `--product` does.
+pub(super) fn note_left_out(ctx: &Context, counts: &Reconciliation, scope: &ingest::ProductScope) {
+    if counts.out_of_scope == 0 {
+        return;
+    }
+    const SHOWN: usize = 5;
+    let all = counts.left_out.most_first();
+    let mut line = String::from("  out of scope, by product: ");
+    for (i, (name, n)) in all.iter().take(SHOWN).enumerate() {
+        if i > 0 {
+            line.push_str("; ");
+        }
+        line.push_str(&format!("{name} ({n})"));
+    }
+    if all.len() > SHOWN {
+        line.push_str(&format!(
+            "; and {} more (the file's manifest in {} lists every one)",
+            all.len() - SHOWN,
+            ctx.store.join("raw").display()
+        ));
+    }
+    ctx.note(line);
+    if counts.out_of_scope + counts.quarantined == counts.read {
+        let wanted: Vec<String> = scope.patterns().iter().map(|p| format!("{p:?}")).collect();
+        ctx.note(format!(
+            "  no row was kept: no product or sub-product of this file contains {}",
+            wanted.join(" or ")
+        ));
+    }
 }
 
 /// The rules classifier, when asked to classify while ingesting.
@@ -218,6 +252,7 @@ pub fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<()> {
         };
         let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
         outln!("{}: {counts}", path.display())?;
+        note_left_out(ctx, &counts, &spec.products);
         if counts.quarantined > 0 {
             ctx.note(format!(
                 "  {} row(s) quarantined with their line and reason in {}",

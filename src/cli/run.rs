@@ -272,6 +272,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             Job::File(spec) => {
                 let counts = ingest::ingest(&store, &ctx.providers, &spec, &opts)?;
                 outln!("ingest {}: {counts}", spec.path.display())?;
+                super::ingest::note_left_out(ctx, &counts, &spec.products);
             }
         }
     }

@@ -91,7 +91,7 @@ impl IngestError {
 }
 
 /// Where every input row went.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reconciliation {
     /// Rows read.
     pub read: u64,
@@ -103,6 +103,8 @@ pub struct Reconciliation {
     pub quarantined: u64,
     /// Rows left out because their product is outside the run's `--product` scope.
     pub out_of_scope: u64,
+    /// Those rows by product (see [`LeftOut`]).
+    pub left_out: LeftOut,
 }
 
 impl std::fmt::Display for Reconciliation {
@@ -126,6 +128,61 @@ impl std::ops::AddAssign for Reconciliation {
         self.duplicates += o.duplicates;
         self.quarantined += o.quarantined;
         self.out_of_scope += o.out_of_scope;
+        self.left_out.merge(o.left_out);
+    }
+}
+
+/// Rows left out of a run's `--product` scope, counted by their product (the sub-product
+/// where a row names no product), so that what a scope left out can be read, not only
+/// counted: a misspelt `--product` shows at once which products the file holds. Past
+/// [`LeftOut::NAMES`] different names the rest are counted under [`LeftOut::OTHERS`]
+/// (CFPB's database has about twenty products; an export could put anything there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct LeftOut(std::collections::BTreeMap<String, u64>);
+
+impl LeftOut {
+    /// How many different names are counted one by one.
+    pub const NAMES: usize = 200;
+    /// Where the rows of further names are counted.
+    pub const OTHERS: &'static str = "(other products)";
+    /// Where rows that name neither a product nor a sub-product are counted.
+    pub const NONE: &'static str = "(no product)";
+
+    /// Counts one row left out.
+    pub fn count(&mut self, product: Option<&str>, sub_product: Option<&str>) {
+        let name = [product, sub_product]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .find(|s| !s.is_empty())
+            .unwrap_or(Self::NONE);
+        if let Some(n) = self.0.get_mut(name) {
+            *n += 1;
+        } else if self.0.len() < Self::NAMES {
+            self.0.insert(name.to_string(), 1);
+        } else {
+            *self.0.entry(Self::OTHERS.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Adds another run's counts.
+    pub fn merge(&mut self, other: LeftOut) {
+        for (name, n) in other.0 {
+            *self.0.entry(name).or_default() += n;
+        }
+    }
+
+    /// Whether nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The products, most rows first (then by name).
+    pub fn most_first(&self) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self.0.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
     }
 }
 
@@ -417,6 +474,7 @@ pub fn ingest(
         quarantined: 0,
         products: recorded_scope.patterns().to_vec(),
         out_of_scope: 0,
+        out_of_scope_products: Default::default(),
         ingested_at: chrono::Utc::now().to_rfc3339(),
     };
     store.write_manifest(&manifest)?;
@@ -558,6 +616,9 @@ pub fn ingest(
                             .admits(rec.product.as_deref(), rec.sub_product.as_deref()) =>
                     {
                         counts.out_of_scope += 1;
+                        counts
+                            .left_out
+                            .count(rec.product.as_deref(), rec.sub_product.as_deref());
                         None
                     }
                     Ok(rec) => Some(rec),
@@ -613,6 +674,7 @@ pub fn ingest(
     manifest.duplicates = counts.duplicates;
     manifest.quarantined = counts.quarantined;
     manifest.out_of_scope = counts.out_of_scope;
+    manifest.out_of_scope_products = counts.left_out.clone();
     match result {
         Ok(()) => {
             if let Some(copy) = input.raw_copy {
@@ -635,7 +697,7 @@ pub fn ingest(
 
 #[cfg(test)]
 mod tests {
-    use super::ProductScope;
+    use super::{LeftOut, ProductScope};
 
     fn scope(p: &[&str]) -> ProductScope {
         ProductScope::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("scope")
@@ -665,5 +727,40 @@ mod tests {
         );
         assert!(wallets.union(&ProductScope::default()).is_all());
         assert!(ProductScope::new(&[" ".to_string()]).is_err());
+    }
+
+    #[test]
+    fn rows_left_out_are_counted_by_product_and_no_row_goes_uncounted() {
+        let mut a = LeftOut::default();
+        a.count(Some("Credit card"), Some("Store credit card"));
+        a.count(Some(" "), Some("Mobile wallet")); // a blank product: the sub-product names it
+        a.count(None, None);
+        a.count(Some("Credit card"), None);
+        let mut b = LeftOut::default();
+        b.count(Some("Mortgage"), None);
+        b.count(Some("Credit card"), None);
+        a.merge(b);
+        assert_eq!(
+            a.most_first(),
+            [
+                ("Credit card", 3),
+                ("(no product)", 1),
+                ("Mobile wallet", 1),
+                ("Mortgage", 1)
+            ]
+        );
+        // An export can put anything in its product field: past NAMES names, the rest are
+        // counted together, and still counted.
+        let mut many = LeftOut::default();
+        for i in 0..LeftOut::NAMES + 50 {
+            many.count(Some(&format!("product {i}")), None);
+            many.count(Some("product 0"), None);
+        }
+        let counts = many.most_first();
+        assert_eq!(counts.len(), LeftOut::NAMES + 1);
+        assert_eq!(counts[0], ("product 0", (LeftOut::NAMES + 51) as u64));
+        assert_eq!(counts[1], (LeftOut::OTHERS, 50));
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        assert_eq!(total, 2 * (LeftOut::NAMES + 50) as u64);
     }
 }

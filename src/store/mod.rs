@@ -177,6 +177,10 @@ pub struct Manifest {
     /// Rows the last run left out as outside its `--product` scope.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub out_of_scope: u64,
+    /// Those rows by product (the sub-product where a row names none), most rows first
+    /// when printed; the rows themselves stay in the raw copy.
+    #[serde(default, skip_serializing_if = "crate::ingest::LeftOut::is_empty")]
+    pub out_of_scope_products: crate::ingest::LeftOut,
     /// When the last run started (RFC 3339).
     pub ingested_at: String,
 }
