@@ -60,8 +60,16 @@ fn report_is_self_contained_escapes_scraped_text_and_shows_ratings() {
 #[test]
 fn demo_writes_the_whole_report_offline() {
     let dir = Dir::new();
-    let out = dir.ok(&["demo", "--out", "demo"]);
+    let out = dir.ok_without_store(&["demo", "--out", "demo"]);
     assert!(out.contains("report:"), "{out}");
+    // The demo clears its own store on every run, so it will not take one named with
+    // --store (which might be a real one): bad usage, and nothing is touched.
+    let err = dir.fails(&["demo", "--out", "demo2"], 2);
+    assert!(
+        err.contains("`demo` keeps its own store") && err.contains("--out"),
+        "{err}"
+    );
+    assert!(!dir.path().join("demo2").exists() && !dir.store().exists());
     let html =
         std::fs::read_to_string(dir.path().join("demo/index.html")).expect("demo index.html");
     assert!(html.contains("id=\"campaigns\"") && html.contains("id=\"ratings\""));
@@ -127,7 +135,7 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
         .replace("compression = \"none\"", "compression = \"zstd\"")
         .replace("\"data/", &format!("\"{}/", data.display()));
     let path = dir.write("batch.toml", cfg);
-    let first = dir.ok(&["-q", "run", "--config", path.to_str().unwrap()]);
+    let first = dir.ok_without_store(&["-q", "run", "--config", path.to_str().unwrap()]);
     assert!(
         first.contains("read 300 = stored 300 + duplicates 0 + quarantined 0"),
         "{first}"
@@ -143,7 +151,7 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
             .join("reports/batch/detect/campaigns.csv")
             .exists()
     );
-    let again = dir.ok(&["-q", "run", "--config", path.to_str().unwrap()]);
+    let again = dir.ok_without_store(&["-q", "run", "--config", path.to_str().unwrap()]);
     assert!(
         again.contains("read 300 = stored 0 + duplicates 300 + quarantined 0"),
         "{again}"
@@ -157,13 +165,13 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
         "bad.toml",
         "[[source]]\nkind = \"forum\"\npath = \"x\"\n[report]\nout = \"r\"\n",
     );
-    let err = dir.fails(&["run", "--config", bad.to_str().unwrap()], 1);
+    let err = dir.fails_without_store(&["run", "--config", bad.to_str().unwrap()], 1);
     assert!(err.contains("bad.toml") && err.contains("forum"), "{err}");
     let codec = dir.write(
         "codec.toml",
         "compression = \"brotli\"\n[report]\nout = \"r\"\n",
     );
-    let err = dir.fails(&["run", "--config", codec.to_str().unwrap()], 1);
+    let err = dir.fails_without_store(&["run", "--config", codec.to_str().unwrap()], 1);
     assert!(
         err.contains("codec.toml") && err.contains("\"brotli\" is not one of none, lz4, zstd"),
         "{err}"
@@ -207,7 +215,7 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
         ),
     ] {
         let late_cfg = dir.write("late.toml", late(second));
-        let err = dir.fails(&["run", "--config", late_cfg.to_str().unwrap()], 1);
+        let err = dir.fails_without_store(&["run", "--config", late_cfg.to_str().unwrap()], 1);
         assert!(err.contains("late.toml") && err.contains(want), "{err}");
         assert!(!dir.path().join("late").exists(), "{err}");
     }
@@ -221,7 +229,7 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
             sample.display()
         ),
     );
-    let err = dir.fails(&["run", "--config", bad_rating.to_str().unwrap()], 1);
+    let err = dir.fails_without_store(&["run", "--config", bad_rating.to_str().unwrap()], 1);
     assert!(
         err.contains("[severity] fraud must be a positive weight"),
         "{err}"
@@ -236,10 +244,26 @@ fn run_does_every_stage_from_the_example_config_and_resumes() {
     );
     // `products` is `ingest --product`: the sample's 100 card and bank complaints are
     // counted, not stored.
-    let out = dir.ok(&["run", "--config", no_report.to_str().unwrap()]);
+    let out = dir.ok_without_store(&["run", "--config", no_report.to_str().unwrap()]);
     assert!(
         out.contains("read 300 = stored 200 + duplicates 0 + quarantined 0 + out of scope 100"),
         "{out}"
     );
     assert!(dir.path().join("reports/latest/index.html").exists());
+    assert!(dir.path().join("late/raw").is_dir(), "the config's store");
+    // --store on the command line wins over the config's store.
+    let other = dir.path().join("other");
+    let out = dir.ok_without_store(&[
+        "--store",
+        other.to_str().unwrap(),
+        "run",
+        "--config",
+        no_report.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains(&format!("store: {}", other.display()))
+            && out.contains("read 300 = stored 200 + duplicates 0"),
+        "{out}"
+    );
+    assert!(other.join("raw").is_dir());
 }

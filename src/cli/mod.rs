@@ -32,10 +32,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::normalise::providers::Providers;
 use crate::store::PartCompression;
+
+/// The store commands use when `--store` is not given.
+const DEFAULT_STORE: &str = "data/store";
 
 /// The bundled alias table, used when `data/providers.toml` is not beside the working folder.
 const BUNDLED_PROVIDERS: &str = include_str!("../../data/providers.toml");
@@ -49,9 +52,9 @@ const BUNDLED_PROVIDERS: &str = include_str!("../../data/providers.toml");
     after_help = "Examples:\n  walletwatch demo\n  walletwatch --store data/store ingest cfpb complaints.csv\n  walletwatch export --format csv --provider cash_app --excel -o cash_app.csv"
 )]
 pub struct Cli {
-    /// The store folder (Parquet dataset, raw layer, quarantine).
-    #[arg(long, global = true, default_value = "data/store", value_name = "DIR")]
-    pub store: PathBuf,
+    /// The store folder (Parquet dataset, raw layer, quarantine) [default: data/store].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
     /// Provider alias table (defaults to data/providers.toml, else the bundled copy).
     #[arg(long, global = true, value_name = "FILE")]
     pub providers: Option<PathBuf>,
@@ -106,6 +109,8 @@ pub struct PartsArgs {
 pub struct Context {
     /// Store folder.
     pub store: PathBuf,
+    /// Whether the command line named it (`--store`), which a config file's store yields to.
+    pub store_given: bool,
     /// Alias table.
     pub providers: Providers,
     /// Results only.
@@ -227,6 +232,17 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if matches!(cli.command, Command::Demo(_)) && cli.store.is_some() {
+        // The demo clears its store before every run: a store named with --store is not
+        // one to clear.
+        let _ = Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "`demo` keeps its own store in <OUT>/store and clears it on every run; move it with `demo --out DIR`, not --store",
+            )
+            .print();
+        return ExitCode::from(2);
+    }
     init_tracing(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -256,7 +272,8 @@ pub(crate) fn error_line(e: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let providers = load_providers(cli.providers.as_deref())?;
     let ctx = Context {
-        store: cli.store,
+        store_given: cli.store.is_some(),
+        store: cli.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
         providers,
         quiet: cli.quiet,
     };

@@ -228,7 +228,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             Ok::<_, anyhow::Error>(p)
         })
         .transpose()?;
-    let store_dir = cfg.store.as_deref().map_or_else(|| ctx.store.clone(), &rel);
+    // --store on the command line wins over the config's `store`, which wins over the default.
+    let store_dir = match cfg.store.as_deref() {
+        Some(p) if !ctx.store_given => rel(p),
+        _ => ctx.store.clone(),
+    };
     let store = Store::open(&store_dir)?;
     outln!("store: {}", store_dir.display())?;
 

@@ -70,19 +70,27 @@ impl Dir {
 
     /// `walletwatch --store <store> ARGS…`, run in this folder.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd_without_store(&["--store", self.store().to_str().expect("utf-8")]);
+        c.args(args);
+        c
+    }
+
+    /// `walletwatch ARGS…`, run in this folder, with no `--store` (for `demo`, and for
+    /// `run`, whose config names its store).
+    pub fn cmd_without_store(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_walletwatch"));
-        c.current_dir(self.path())
-            .arg("--store")
-            .arg(self.store())
-            .args(args);
+        c.current_dir(self.path()).args(args);
         c
     }
 
     /// Runs and expects success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().expect("run walletwatch");
-        check(&out, true, args);
-        String::from_utf8(out.stdout).expect("utf-8 stdout")
+        success(self.cmd(args), args)
+    }
+
+    /// [`Dir::ok`] with no `--store`.
+    pub fn ok_without_store(&self, args: &[&str]) -> String {
+        success(self.cmd_without_store(args), args)
     }
 
     /// `walletwatch -q ingest export FILE --mapping MAPPING`, expecting success; returns stdout
@@ -124,15 +132,12 @@ impl Dir {
 
     /// Runs and expects failure with `code`; returns stderr.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.cmd(args).output().expect("run walletwatch");
-        check(&out, false, args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "exit code of {args:?}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).expect("utf-8 stderr")
+        failure(self.cmd(args), args, code)
+    }
+
+    /// [`Dir::fails`] with no `--store`.
+    pub fn fails_without_store(&self, args: &[&str], code: i32) -> String {
+        failure(self.cmd_without_store(args), args, code)
     }
 
     /// The Parquet codecs of the store's complaint parts, as DuckDB reads them from the
@@ -165,6 +170,25 @@ impl Dir {
         );
         String::from_utf8(out.stdout).expect("utf-8")
     }
+}
+
+fn success(mut cmd: Command, args: &[&str]) -> String {
+    let out = cmd.output().expect("run walletwatch");
+    check(&out, true, args);
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+fn failure(mut cmd: Command, args: &[&str], code: i32) -> String {
+    let out = cmd.output().expect("run walletwatch");
+    check(&out, false, args);
+
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code of {args:?}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).expect("utf-8 stderr")
 }
 
 fn check(out: &Output, want_success: bool, args: &[&str]) {
